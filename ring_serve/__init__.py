@@ -1,0 +1,1 @@
+"""Ring Lab: serve, evaluate and train Ring-lite models."""

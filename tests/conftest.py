@@ -1,0 +1,114 @@
+"""Session-wide fixtures: real `ring serve` processes (vLLM engine start is 30-100 s, so once)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ring_serve.net import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SCRIPT_ANSWER = "<think>add</think>The answer is \\boxed{42}"
+API_KEY = "test-key-123"
+
+
+@dataclass
+class RunningServer:
+    base_url: str  # http://127.0.0.1:PORT
+    model: str
+    model_dir: Path
+    api_key: str | None
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def v1(self) -> str:
+        return self.base_url + "/v1"
+
+    def client(self, **kw):
+        from openai import OpenAI
+
+        return OpenAI(base_url=self.v1, api_key=self.api_key or "none", max_retries=0, **kw)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+def ring_bin() -> str:
+    return str(Path(sys.executable).with_name("ring"))
+
+
+def start_ring_serve(home: Path, model_dir: Path | None, name: str | None, api_key: str | None,
+                     log: Path, timeout_s: float = 900) -> RunningServer:
+    port = free_port()
+    cmd = [ring_bin(), "serve", "--port", str(port), "--timeout", str(timeout_s)]
+    if model_dir is not None:
+        cmd.insert(2, str(model_dir))
+    if name:
+        cmd += ["--served-model-name", name]
+    env = {**os.environ, "RING_HOME": str(home)}
+    env.pop("RING_API_KEY", None)
+    if api_key:
+        env["RING_API_KEY"] = api_key
+    proc = subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ring serve exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                break
+        except OSError:
+            time.sleep(1)
+    else:
+        stop(proc)
+        raise RuntimeError(f"ring serve not healthy in {timeout_s}s:\n{log.read_text()[-4000:]}")
+    resolved = model_dir or home / "models" / "ring-tiny"
+    return RunningServer(url, name or ("ring-tiny" if model_dir is None else model_dir.name),
+                         resolved, api_key, proc, log)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def ring_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ring_home")
+
+
+@pytest.fixture(scope="session")
+def tiny_server(ring_home, tmp_path_factory):
+    """`ring serve` with no MODEL: the random-weight tiny default, built into RING_HOME; key required."""
+    log = tmp_path_factory.mktemp("logs") / "tiny_server.log"
+    server = start_ring_serve(ring_home, None, None, API_KEY, log)
+    yield server
+    stop(server.proc)
+
+
+@pytest.fixture(scope="session")
+def scripted_server(tmp_path_factory):
+    """A tiny model that always answers SCRIPT_ANSWER (known output for end-to-end checks); no key."""
+    from ring_serve.tiny_model import build_tiny_model
+
+    home = tmp_path_factory.mktemp("ring_home_scripted")
+    model_dir = build_tiny_model(home / "models" / "ring-scripted", script=SCRIPT_ANSWER)
+    log = tmp_path_factory.mktemp("logs") / "scripted_server.log"
+    server = start_ring_serve(home, model_dir, "ring-scripted", None, log)
+    yield server
+    stop(server.proc)
