@@ -1,6 +1,7 @@
 """The `ring` command line. Each sub-command imports its package lazily so `ring --help` is fast."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -51,18 +52,25 @@ def serve(ctx: typer.Context,
     server = VllmServer(opts)
     typer.echo(f"starting vLLM ({vllm_flavour()}) for {server.opts.model} as '{server.opts.served_name}'; "
                f"log: {server.log_path}")
+    # the engine runs in its own process group: SIGTERM to us must take it down too
+    signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
     try:
         server.start(timeout_s=timeout)
+        typer.echo(f"ready: {server.base_url}/v1 (model '{server.opts.served_name}'); Ctrl-C stops it")
+        code = server.proc.wait()
     except ServerError as exc:
         typer.echo(str(exc), err=True)
-        raise typer.Exit(1)
-    typer.echo(f"ready: {server.base_url}/v1 (model '{server.opts.served_name}'); Ctrl-C stops it")
-    try:
-        raise typer.Exit(server.proc.wait())
+        code = 1
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+    raise typer.Exit(code)
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()

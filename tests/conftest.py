@@ -79,12 +79,20 @@ def start_ring_serve(home: Path, model_dir: Path | None, name: str | None, api_k
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM `ring serve` only; it must take its engine (own process group) down with it."""
+    import psutil
+
+    family = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(family, timeout=30)
+    for p in alive:
+        p.kill()
+    assert not alive, f"`ring serve` left engine processes behind: {[p.pid for p in alive]}"
 
 
 @pytest.fixture(scope="session")

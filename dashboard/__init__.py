@@ -1,0 +1,1 @@
+"""Streamlit leaderboard over the results store (`ring dashboard`)."""

@@ -1,0 +1,1 @@
+"""Alembic environment (env.py) and revisions of the results store schema."""

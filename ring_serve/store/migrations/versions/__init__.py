@@ -1,0 +1,1 @@
+"""Alembic revision files (alembic itself skips this __init__)."""
