@@ -1,0 +1,124 @@
+"""Find the final answer in a model response (boxed, "Final Answer:", bold, inline math)."""
+from __future__ import annotations
+
+import re
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
+# bounded gaps: unbounded \s* next to optional parts backtracks badly on long blank runs
+_PHRASE_RE = re.compile(
+    r"(?:final[ \t]{1,3}answer[ \t*]{0,4}(?:is|:)?|the[ \t]{1,3}(?:correct[ \t]{1,3})?answer[ \t]{1,3}is"
+    r"|answer[ \t*]{0,4}:)[ \t*]{0,4}:?[ \t*]{0,4}(\S.*)",
+    re.IGNORECASE)
+_BOLD_RE = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_MATH_RE = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+SHORT_RESPONSE = 40
+# whitespace before an English word of 3+ letters: where a plain-prose answer ends
+_PROSE_TAIL_RE = re.compile(r"[ \t]+(?=(?!(?:and|or)\b)[a-zA-Z]{3,}\b)")
+
+
+def strip_think(text: str) -> str | None:
+    """Text after the reasoning block; None when reasoning opened but never closed."""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    if "<think>" in text:
+        return None
+    return text
+
+
+def _braced(text: str, start: int) -> tuple[str, int] | None:
+    """Content of the ``{...}`` group opening at ``start`` (escaped braces do not count)."""
+    depth = 0
+    i = start
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i], i + 1
+        i += 1
+    return None
+
+
+def boxed_all(text: str) -> list[str]:
+    """Contents of every ``\\boxed{}`` / ``\\fbox{}`` in order (nested braces allowed)."""
+    out = []
+    pos = 0
+    while True:
+        m = _BOX_RE.search(text, pos)
+        if not m:
+            return out
+        i = m.end()
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            got = _braced(text, i)
+            if got is None:  # unclosed box: nothing usable after it
+                return out
+            out.append(got[0].strip())
+            pos = got[1]
+        else:  # \boxed 5
+            m2 = re.match(r"[^\s$]+", text[i:])
+            if m2 and i > m.end():
+                out.append(m2.group(0))
+                pos = i + m2.end()
+            else:
+                pos = i
+
+
+def _inner_math(s: str) -> str:
+    """The last math segment of a phrase, or the phrase itself."""
+    boxed = boxed_all(s)
+    if boxed:
+        return boxed[-1]
+    segs = [next(g for g in m.groups() if g is not None) for m in _MATH_RE.finditer(s)]
+    if segs:
+        return segs[-1].strip()
+    return s.replace("**", " ").strip().rstrip(".,;").strip()
+
+
+def candidates(response: str) -> list[tuple[str, str]]:
+    """Answer candidates as ``(text, how)``, best first; empty when there is no answer.
+
+    Several boxed answers also yield a combined candidate ("1331, 1728"), used only when the
+    reference itself has several parts.
+    """
+    text = strip_think(response)
+    if text is None:
+        return []
+    text = text.strip()
+    if not text:
+        return []
+    boxed = boxed_all(text)
+    if boxed:
+        out = [(boxed[-1], "boxed")]
+        distinct = list(dict.fromkeys(b for b in boxed if b))
+        if len(distinct) > 1:
+            out.append((", ".join(distinct), "all boxed"))
+        return out
+    phrases = [m.group(1) for m in _PHRASE_RE.finditer(text)]
+    if phrases:
+        line = phrases[-1].split("\n")[0].strip()
+        ans = _inner_math(line)
+        if ans and "$" not in line and "\\(" not in line:
+            # plain prose: "5 because ..." -> "5" (the answer ends where English words start)
+            head = _PROSE_TAIL_RE.split(ans, maxsplit=1)[0].strip().rstrip(".,;")
+            if head and not re.search(r"\\[a-zA-Z]+$", head):  # not "\sin x"-like
+                ans = head
+        if ans:
+            return [(ans, "answer phrase")]
+    bolds = _BOLD_RE.findall(text)
+    if bolds:
+        return [(_inner_math(bolds[-1]), "bold")]
+    last_par = [p for p in re.split(r"\n[ \t]*\n", text) if p.strip()][-1][-2000:]
+    segs = [next(g for g in m.groups() if g is not None) for m in _MATH_RE.finditer(last_par)]
+    if segs:
+        return [(segs[-1].strip(), "last math")]
+    if len(text) <= SHORT_RESPONSE:
+        return [(text, "whole response")]
+    return []
