@@ -136,6 +136,8 @@ class TimeoutPool:
         self._slots = threading.BoundedSemaphore(self.size)
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._start_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._workers = 0  # alive or starting; never more than size
         self._closed = False
         self.kills = 0  # how many workers were killed on timeout (for tests and metrics)
 
@@ -146,7 +148,16 @@ class TimeoutPool:
             if not self._slots.acquire(blocking=False):
                 break  # busy workers exist already
             try:
-                self._idle.put(self._new_worker())
+                with self._count_lock:
+                    if self._workers >= self.size:
+                        break
+                    self._workers += 1
+                try:
+                    self._idle.put(self._new_worker())
+                except BaseException:
+                    with self._count_lock:
+                        self._workers -= 1
+                    raise
             finally:
                 self._slots.release()
 
@@ -159,6 +170,28 @@ class TimeoutPool:
         with self._start_lock, _without_main_reimport():
             return _Worker(self._ctx, self._mem, self._preload)
 
+    def _start_in_background(self) -> None:
+        """Start one worker off the caller's clock (a start can take long on a loaded machine)."""
+        with self._count_lock:
+            if self._workers >= self.size:
+                return
+            self._workers += 1
+
+        def start() -> None:
+            try:
+                self._idle.put(self._new_worker())
+            except BaseException:
+                with self._count_lock:
+                    self._workers -= 1
+                raise
+
+        threading.Thread(target=start, name="timeout-pool-start", daemon=True).start()
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._count_lock:
+            self._workers -= 1
+
     def call(self, module: str, func: str, *args: Any, timeout_s: float = 5.0, **kwargs: Any) -> Any:
         if self._closed:
             raise RuntimeError("pool is closed")
@@ -170,26 +203,30 @@ class TimeoutPool:
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:
-                worker = self._new_worker()
+                self._start_in_background()
+                try:
+                    worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise PoolTimeout("no worker started before the deadline") from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise PoolTimeout("deadline passed while starting a worker")
+                raise PoolTimeout("deadline passed while waiting for a worker")
             try:
                 worker.conn.send((module, func, args, kwargs))
                 ready = worker.conn.poll(remaining)
                 if not ready:
                     self.kills += 1
-                    worker.kill()
+                    self._retire(worker)
                     worker = None
                     raise PoolTimeout(f"killed after {timeout_s:g}s")
                 status, value = worker.conn.recv()
             except (EOFError, OSError, BrokenPipeError) as exc:
-                worker.kill()
+                self._retire(worker)
                 worker = None
                 raise WorkerError("crash", f"worker died: {exc!r}") from None
             if status == "memory":
                 # the worker may be left in a bad state; replace it
-                worker.kill()
+                self._retire(worker)
                 worker = None
                 raise WorkerError("memory", value)
             if status != "ok":
@@ -200,7 +237,7 @@ class TimeoutPool:
                 if worker.proc.is_alive():
                     self._idle.put(worker)
                 else:
-                    worker.kill()
+                    self._retire(worker)
             self._slots.release()
 
     async def acall(self, module: str, func: str, *args: Any, timeout_s: float = 5.0, **kwargs: Any) -> Any:
