@@ -1,0 +1,82 @@
+"""Synthetic reasoning tasks generated in code: arithmetic and tiny programs with short <think> chains.
+
+Each task is a chat prompt, a reference answer (graded by the math verifier) and a teacher trace
+in Ring-lite's format: ``<think>\\n...steps...\\n</think>\\nThe answer is $\\boxed{v}$.`` The SFT
+stage distils these traces; the RL stage only uses prompts and answers. Problems are drawn from
+a seeded generator, and ``split`` keeps the train and held-out suites disjoint by prompt.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+KINDS = ("add", "chain", "program")
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str
+    question: str
+    answer: str
+    trace: str
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha1(self.question.encode()).hexdigest()[:12]
+
+
+def chat_prompt(question: str) -> str:
+    """The tiny model's chat template with the generation prompt (matches its tokenizer config)."""
+    return f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _answer(value: int, steps: str) -> str:
+    return f"<think>\n{steps}\n</think>\nThe answer is $\\boxed{{{value}}}$."
+
+
+def make_task(kind: str, rng: random.Random, max_operand: int) -> Task:
+    if kind == "add":
+        a, b = rng.randint(0, max_operand), rng.randint(0, max_operand)
+        return Task(kind, f"What is {a} + {b}?", str(a + b), _answer(a + b, f"{a} + {b} = {a + b}."))
+    if kind == "chain":
+        a, b, c = (rng.randint(0, max_operand) for _ in range(3))
+        s = a + b
+        return Task(kind, f"What is {a} + {b} - {c}?", str(s - c),
+                    _answer(s - c, f"{a} + {b} = {s}. {s} - {c} = {s - c}."))
+    if kind == "program":
+        k, x = rng.randint(1, max_operand), rng.randint(0, max_operand)
+        op = rng.choice(["+", "-"])
+        v = x + k if op == "+" else x - k
+        q = f"What does this print?\ndef f(x):\n    return x {op} {k}\nprint(f({x}))"
+        return Task(kind, q, str(v), _answer(v, f"f({x}) = {x} {op} {k} = {v}."))
+    raise ValueError(f"unknown task kind {kind!r}; expected one of {KINDS}")
+
+
+def make_tasks(n: int, seed: int, kinds: tuple[str, ...] = ("add",), max_operand: int = 20,
+               exclude: set[str] | None = None) -> list[Task]:
+    """``n`` distinct tasks (by question), none of whose questions is in ``exclude``."""
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"unknown task kind {k!r}; expected one of {KINDS}")
+    rng = random.Random(seed)
+    seen = set(exclude or ())
+    out: list[Task] = []
+    tries = 0
+    while len(out) < n:
+        tries += 1
+        if tries > 100 * n + 1000:
+            raise ValueError(f"cannot draw {n} distinct tasks of kinds {kinds} with max_operand={max_operand}")
+        t = make_task(rng.choice(kinds), rng, max_operand)
+        if t.question not in seen:
+            seen.add(t.question)
+            out.append(t)
+    return out
+
+
+def split(n_train: int, n_val: int, seed: int, kinds: tuple[str, ...] = ("add",),
+          max_operand: int = 20) -> tuple[list[Task], list[Task]]:
+    """Held-out suite first (its own seed stream), then a training set that avoids it."""
+    val = make_tasks(n_val, seed + 1_000_003, kinds, max_operand)
+    train = make_tasks(n_train, seed, kinds, max_operand, exclude={t.question for t in val})
+    return train, val

@@ -1,0 +1,268 @@
+"""RL stage of the Ring-lite recipe: rollouts -> verifier rewards -> C3PO (or GRPO) update.
+
+One step:
+  1. draw ``prompts_per_step`` prompts of the stage's tasks, sample ``group_size`` responses each;
+  2. reward R = 1 if the math verifier accepts the final answer, else 0 (no format reward);
+  3. group-normalised advantages (``trainer.advantages``);
+  4. C3PO: take responses greedily until the token budget Phi is reached (``trainer.budget``);
+     left-overs are dropped, or deferred to the next step with ``defer=True``; GRPO: take all;
+  5. recompute log-probs with our torch model (proximal = current weights, no grad), the frozen
+     reference policy's log-probs, then one AdamW step on
+        L = L_policy (``trainer.losses``) + 1e-5 * L_balance + 1e-7 * L_z  (``trainer.modeling.aux_losses``);
+  6. push the new weights into the sampler in place and time it.
+
+Deferred responses were sampled by an older policy: their behaviour log-probs are the ones
+recomputed when they were sampled, and the decoupled objective weights them by pi_prox/pi_behav.
+Metrics go to the results DB per step; checkpoints (weights + optimizer + step + RNG + deferred
+queue) every ``save_every`` steps, and ``resume=True`` continues from the newest one.
+
+Stages: ``math`` trains on arithmetic chains; ``code-science`` on small programs whose printed
+value is graded (science questions are not generated yet).
+"""
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from trainer.advantages import group_advantages
+from trainer.batching import load_tokenizer, pad_batch
+from trainer.budget import select_by_budget
+from trainer.data import chat_prompt, split
+from trainer.losses import LossConfig, policy_loss, shift_for_next_token, token_entropy, token_logprobs
+from trainer.modeling import BailingMoeForCausalLM
+from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
+
+STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("program",)}
+
+
+@dataclass
+class RLConfig:
+    policy_dir: str
+    out_dir: str
+    stage: str = "math"
+    steps: int = 20
+    prompts_per_step: int = 8
+    group_size: int = 4
+    max_new_tokens: int = 40
+    temperature: float = 1.0
+    lr: float = 2e-4
+    mode: str = "c3po"
+    budget: int = 512  # Phi: tokens per step
+    defer: bool = False
+    exact: bool = False  # C3PO: train on only the first tokens of the response that crosses Phi
+    kl_beta: float = 1e-3
+    entropy_alpha: float = 5e-4
+    seed: int = 0
+    save_every: int = 10
+    resume: bool = False
+    sampler: str = "vllm"
+    max_operand: int = 20
+    n_train: int = 360
+    n_val: int = 48  # held-out suite of the same seed/kinds (as in SFT): never trained on
+    log_db: bool = True
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGE_KINDS:
+            raise ValueError(f"unknown stage {self.stage!r}; expected one of {sorted(STAGE_KINDS)}")
+        if self.sampler not in ("vllm", "torch"):
+            raise ValueError("sampler must be 'vllm' or 'torch'")
+        if self.steps < 1 or self.prompts_per_step < 1 or self.group_size < 2:
+            raise ValueError("need steps >= 1, prompts_per_step >= 1, group_size >= 2")
+        LossConfig(mode=self.mode, budget=self.budget)  # validates mode/budget
+
+
+@dataclass
+class Sample:
+    prompt: list[int]
+    response: list[int]
+    adv: float
+    behav_logp: torch.Tensor  # [len(response)] log-probs under the policy that sampled it
+
+
+def _logprobs(model, batch, with_grad: bool):
+    ctx = torch.enable_grad() if with_grad else torch.no_grad()
+    with ctx:
+        out = model(batch.input_ids, batch.attention_mask)
+        logits, targets = shift_for_next_token(out.logits, batch.input_ids)
+        return token_logprobs(logits, targets), logits, out.router_logits
+
+
+def _scatter_response(values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Place per-response vectors at the masked positions of a [N, T] tensor."""
+    full = torch.zeros_like(mask)
+    for i, v in enumerate(values):
+        full[i, mask[i].bool()] = v
+    return full
+
+
+def _gather_response(x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    return [x[i, mask[i].bool()].detach().clone() for i in range(x.shape[0])]
+
+
+def _sampler_gap(rolls, torch_logp: list[torch.Tensor]) -> float | None:
+    """Mean |log p_sampler - log p_torch| over response tokens: near 0 iff the weight sync works."""
+    diffs = [torch.tensor(r.logprobs) - lp for r, lp in zip(rolls, torch_logp)
+             if r.logprobs is not None and len(r.logprobs) == len(lp)]
+    if not diffs:
+        return None
+    return float(torch.cat(diffs).abs().mean())
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    ckpts = sorted(out_dir.glob("step_*/trainer_state.pt"))
+    return ckpts[-1].parent if ckpts else None
+
+
+def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
+    """Train; returns the per-step metrics."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start_dir = Path(cfg.policy_dir)
+    resume_from = latest_checkpoint(out) if cfg.resume else None
+    tok = load_tokenizer(start_dir)
+    model = BailingMoeForCausalLM.from_pretrained(resume_from or start_dir)
+    ref = BailingMoeForCausalLM.from_pretrained(start_dir).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    loss_cfg = LossConfig(mode=cfg.mode, budget=cfg.budget, kl_beta=cfg.kl_beta, entropy_alpha=cfg.entropy_alpha)
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    first_step, deferred = 1, []
+    if resume_from is not None:
+        state = torch.load(resume_from / "trainer_state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        first_step, deferred = state["step"] + 1, state["deferred"]
+    train, _ = split(cfg.n_train, cfg.n_val, cfg.seed, STAGE_KINDS[cfg.stage], cfg.max_operand)
+    prompt_ids = [tok.encode(chat_prompt(t.question)) for t in train]
+    sampler = _make_sampler(cfg, model, tok, resume_from or start_dir)
+    from evaluators import get_verifier
+
+    verifier = get_verifier("math")
+    run_id = _db_start(cfg)
+    history: list[dict] = []
+    model.train()
+    bar = tqdm(range(first_step, cfg.steps + 1), desc=f"rl-{cfg.stage}-{cfg.mode}", disable=not progress)
+    for step in bar:
+        t0 = time.perf_counter()
+        idx = [rng.randrange(len(train)) for _ in range(cfg.prompts_per_step)]
+        rolls = sampler.sample([prompt_ids[i] for i in idx], cfg.group_size, cfg.max_new_tokens, cfg.temperature)
+        t_roll = time.perf_counter() - t0
+        tasks = [train[i] for i in idx for _ in range(cfg.group_size)]
+        texts = [tok.decode([t for t in r.response if t != tok.eos_id]) for r in rolls]
+        rewards = [float(v.correct) for v in verifier.grade_batch(list(zip(texts, [t.answer for t in tasks])))]
+        adv = group_advantages(rewards, cfg.group_size)
+        # behaviour log-probs of the fresh samples: the current weights, which sampled them
+        fresh_batch = pad_batch([r.prompt for r in rolls], [r.response for r in rolls], tok.pad_id)
+        fresh_logp = _gather_response(_logprobs(model, fresh_batch, False)[0], fresh_batch.loss_mask)
+        gap = _sampler_gap(rolls, fresh_logp)
+        fresh = [Sample(r.prompt, r.response, float(a), lp) for r, a, lp in zip(rolls, adv, fresh_logp)]
+        t_update = time.perf_counter()
+        candidates = deferred + fresh
+        if cfg.mode == "c3po":
+            sel = select_by_budget([len(s.response) for s in candidates], cfg.budget, defer=cfg.defer,
+                                   exact=cfg.exact)
+            chosen = [candidates[i] for i in sel.selected]
+            keep = {pos: sel.keep_tokens[i] for pos, i in enumerate(sel.selected) if i in sel.keep_tokens}
+            deferred = [candidates[i] for i in sel.left] if cfg.defer else []
+        else:
+            chosen, deferred, keep = candidates, [], {}
+        batch = pad_batch([s.prompt for s in chosen], [s.response for s in chosen], tok.pad_id)
+        mask = batch.loss_mask
+        behav = _scatter_response([s.behav_logp for s in chosen], mask)
+        for pos, k in keep.items():  # exact budget: mask the crossing response's tail
+            mask[pos, mask[pos].nonzero().squeeze(-1)[k:]] = 0.0
+        ref_logp = _logprobs(ref, batch, False)[0]
+        logp, logits, routers = _logprobs(model, batch, True)
+        prox = logp.detach()
+        loss, stats = policy_loss(logp, mask, torch.tensor([s.adv for s in chosen]), behav, loss_cfg,
+                                  ref_logp=ref_logp, entropy=token_entropy(logits), prox_logp=prox)
+        att = batch.attention_mask.reshape(-1)
+        aux = (LOAD_BALANCE_COEF * load_balance_loss(routers, model.config.num_experts_per_tok, att)
+               + Z_LOSS_COEF * router_z_loss(routers, att))
+        opt.zero_grad(set_to_none=True)
+        (loss + aux).backward()
+        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+        # no response with a non-zero advantage: no policy signal, and Adam would turn the tiny
+        # KL/entropy/aux gradients into full-size steps, so the weights stay as they are
+        signal = any(s.adv != 0.0 for s in chosen)
+        if signal:
+            opt.step()
+            sync_s = sampler.push_weights(model.state_dict())
+        else:
+            sync_s = 0.0
+        update_s = time.perf_counter() - t_update - sync_s
+        step_s = time.perf_counter() - t0
+        lengths = [len(r.response) for r in rolls]
+        n_tok = int(mask.sum())
+        metrics = {"reward_mean": statistics.fmean(rewards), "accuracy": statistics.fmean(rewards),
+                   "entropy": stats["entropy"], "kl": stats.get("kl", 0.0), "grad_norm": gnorm,
+                   "loss": stats["loss"], "clip_frac": stats["clip_frac"],
+                   "response_len_mean": statistics.fmean(lengths), "response_len_max": max(lengths),
+                   "tokens_in_step": n_tok, "responses_in_step": len(chosen), "deferred": len(deferred),
+                   "step_time_s": step_s, "rollout_time_s": t_roll, "update_time_s": update_s, "tokens_per_s": n_tok / step_s,
+                   "weight_sync_s": sync_s, "updated": float(signal)}
+        if gap is not None:
+            metrics["sampler_logp_gap"] = gap
+        history.append({"step": step, **metrics})
+        _db_log(run_id, step, metrics)
+        bar.set_postfix(reward=f"{metrics['reward_mean']:.2f}", tok=n_tok, sync=f"{sync_s:.2f}s")
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            save_checkpoint(out / f"step_{step:06d}", model, opt, step, rng, deferred, start_dir, cfg)
+    _db_finish(run_id)
+    sampler.close()
+    return history
+
+
+def save_checkpoint(path: Path, model, opt, step: int, rng: random.Random, deferred: list, source_dir: Path,
+                    cfg: RLConfig) -> None:
+    model.save_pretrained(path, source_dir=source_dir)
+    torch.save({"optimizer": opt.state_dict(), "step": step, "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(), "deferred": deferred}, path / "trainer_state.pt")
+    (path / "rl_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+
+def _make_sampler(cfg: RLConfig, model, tok, weights_dir: Path):
+    from trainer.rollout import TorchSampler, VllmSampler
+
+    if cfg.sampler == "torch":
+        return TorchSampler(model, tok.eos_id, tok.pad_id, seed=cfg.seed)
+    return VllmSampler(str(weights_dir), seed=cfg.seed)
+
+
+def _db_start(cfg: RLConfig) -> int | None:
+    if not cfg.log_db:
+        return None
+    from ring_serve.store import api, db
+
+    db.upgrade()
+    with db.session() as s:
+        return api.create_training_run(s, name=f"rl-{cfg.stage}-{Path(cfg.out_dir).name}", algo=cfg.mode,
+                                       config=asdict(cfg)).id
+
+
+def _db_log(run_id: int | None, step: int, metrics: dict) -> None:
+    if run_id is None:
+        return
+    from ring_serve.store import api, db
+
+    with db.session() as s:
+        api.log_training_metrics(s, run_id, step, metrics)
+
+
+def _db_finish(run_id: int | None) -> None:
+    if run_id is None:
+        return
+    from ring_serve.store import api, db
+
+    with db.session() as s:
+        api.finish_training_run(s, run_id)
