@@ -148,16 +148,9 @@ class TimeoutPool:
             if not self._slots.acquire(blocking=False):
                 break  # busy workers exist already
             try:
-                with self._count_lock:
-                    if self._workers >= self.size:
-                        break
-                    self._workers += 1
-                try:
-                    self._idle.put(self._new_worker())
-                except BaseException:
-                    with self._count_lock:
-                        self._workers -= 1
-                    raise
+                if not self._reserve():
+                    break
+                self._add_worker()
             finally:
                 self._slots.release()
 
@@ -170,22 +163,26 @@ class TimeoutPool:
         with self._start_lock, _without_main_reimport():
             return _Worker(self._ctx, self._mem, self._preload)
 
-    def _start_in_background(self) -> None:
-        """Start one worker off the caller's clock (a start can take long on a loaded machine)."""
+    def _reserve(self) -> bool:
+        """Count a worker about to start; False when alive + starting already fill the pool."""
         with self._count_lock:
             if self._workers >= self.size:
-                return
+                return False
             self._workers += 1
+            return True
 
-        def start() -> None:
-            try:
-                self._idle.put(self._new_worker())
-            except BaseException:
-                with self._count_lock:
-                    self._workers -= 1
-                raise
+    def _add_worker(self) -> None:
+        try:
+            self._idle.put(self._new_worker())
+        except BaseException:
+            with self._count_lock:
+                self._workers -= 1
+            raise
 
-        threading.Thread(target=start, name="timeout-pool-start", daemon=True).start()
+    def _start_in_background(self) -> None:
+        """Start one worker off the caller's clock (a start can take long on a loaded machine)."""
+        if self._reserve():
+            threading.Thread(target=self._add_worker, name="timeout-pool-start", daemon=True).start()
 
     def _retire(self, worker: _Worker) -> None:
         worker.kill()
