@@ -15,6 +15,64 @@ app.add_typer(model_app, name="model")
 app.add_typer(db_app, name="db")
 
 
+train_app = typer.Typer(help="Ring-lite training: distillation SFT, checkpoint selection, RL (C3PO).",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sft")
+def train_sft(model: Path = typer.Option(None, help="Checkpoint dir (default: the tiny model)."),
+              out: Path = typer.Option(None, help="Checkpoint output dir (default: RING_HOME/train/sft-seedN)."),
+              steps: int = typer.Option(300, help="Optimiser steps."),
+              batch_size: int = typer.Option(16, help="Traces per step."),
+              lr: float = typer.Option(2e-3, help="Peak AdamW learning rate."),
+              seed: int = typer.Option(0, help="Seed for data, init order and sampling."),
+              eval_every: int = typer.Option(100, help="Checkpoint + evaluate every N steps."),
+              max_operand: int = typer.Option(20, help="Largest operand in the synthetic tasks."),
+              kinds: str = typer.Option("add", help="Task kinds, comma-separated: add,chain,program."),
+              n_val: int = typer.Option(48, help="Held-out validation tasks.")) -> None:
+    """Distillation SFT on synthetic <think> traces; saves checkpoints with entropy and val accuracy."""
+    from trainer.cli import sft
+
+    raise typer.Exit(sft(model, out, steps, batch_size, lr, seed, eval_every, max_operand, kinds, n_val))
+
+
+@train_app.command("select")
+def train_select(checkpoints: Path = typer.Argument(..., help="Directory of SFT checkpoints."),
+                 lo: float = typer.Option(0.3, help="Entropy window, lower end."),
+                 hi: float = typer.Option(0.5, help="Entropy window, upper end."),
+                 by: str = typer.Option("entropy", help="Pick by 'entropy' (paper) or 'accuracy'."),
+                 as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Rank SFT checkpoints by entropy window and by validation accuracy; print the pick."""
+    from trainer.cli import select
+
+    raise typer.Exit(select(checkpoints, lo, hi, by, as_json))
+
+
+@train_app.command("rl")
+def train_rl(policy: Path = typer.Argument(..., help="Starting checkpoint (e.g. the `ring train select` pick)."),
+             out: Path = typer.Option(None, help="Checkpoint dir (default: RING_HOME/train/rl-STAGE-MODE-seedN)."),
+             stage: str = typer.Option("math", help="'math' or 'code-science'."),
+             steps: int = typer.Option(20, help="RL steps."),
+             prompts_per_step: int = typer.Option(8, help="Prompts per step."),
+             group_size: int = typer.Option(4, help="Responses per prompt (K)."),
+             mode: str = typer.Option("c3po", help="'c3po' (token budget) or 'grpo'."),
+             budget: int = typer.Option(512, help="C3PO token budget Phi per step."),
+             defer: bool = typer.Option(False, help="Defer responses over budget instead of dropping them."),
+             lr: float = typer.Option(2e-4, help="AdamW learning rate."),
+             seed: int = typer.Option(0, help="Seed for prompts and sampling."),
+             save_every: int = typer.Option(10, help="Checkpoint every N steps."),
+             resume: bool = typer.Option(False, help="Continue from the newest checkpoint in --out."),
+             sampler: str = typer.Option("vllm", help="'vllm' (in-process engine) or 'torch'."),
+             max_operand: int = typer.Option(20, help="Largest operand in the synthetic tasks."),
+             max_new_tokens: int = typer.Option(40, help="Rollout length limit.")) -> None:
+    """RL with C3PO: vLLM rollouts, verifier rewards, in-place weight sync, metrics in the results DB."""
+    from trainer.cli import rl
+
+    raise typer.Exit(rl(policy, out, stage, steps, prompts_per_step, group_size, mode, budget, defer, lr, seed,
+                        save_every, resume, sampler, max_operand, max_new_tokens))
+
+
 @model_app.command("tiny")
 def model_tiny(out: Path = typer.Option(None, help="Output directory (default: RING_HOME/models/ring-tiny)."),
                seed: int = typer.Option(0, help="Seed for tokenizer corpus and weights."),
@@ -82,6 +140,39 @@ def demo(prompt: str = typer.Option("What is 17 + 25? Put the final answer in \\
     raise typer.Exit(run_demo(prompt=prompt, port=port))
 
 
+@app.command("eval")
+def eval_cmd(endpoint: str = typer.Option(..., help="OpenAI-compatible base URL, e.g. http://host:8000/v1."),
+             model: str = typer.Option(..., help="Model name the endpoint serves (also the name stored)."),
+             suite: str = typer.Option("aime24,aime25,math500", help="Comma-separated: aime24, aime25, math500, "
+                                       "gpqa_diamond, livecodebench, synthetic[:n=8:difficulty=2:kinds=arith:target=42]."),
+             k: int = typer.Option(16, help="Samples per problem."),
+             concurrency: int = typer.Option(32, help="Requests in flight at most."),
+             temperature: float = typer.Option(1.0, help="Sampling temperature (paper: 1.0)."),
+             top_p: float = typer.Option(0.95, help="Top-p (paper: 0.95)."),
+             max_tokens: int = typer.Option(32768, help="Max new tokens per sample."),
+             seed: int = typer.Option(None, help="Base seed; sample i is sent seed*1000003+i."),
+             api_key: str = typer.Option(None, envvar="RING_EVAL_API_KEY", help="Bearer key for the endpoint."),
+             limit: int = typer.Option(None, help="Only the first N problems of each suite."),
+             gpqa_csv: str = typer.Option(None, envvar="RING_GPQA_CSV", help="Your copy of gpqa_diamond.csv."),
+             gpqa_seed: int = typer.Option(0, help="Seed of the GPQA choice shuffle."),
+             lcb_jsonl: str = typer.Option(None, envvar="RING_LCB_JSONL", help="LCB code_generation_lite JSONL."),
+             since: str = typer.Option(None, help="LCB contest dates from (YYYY-MM[-DD], inclusive)."),
+             until: str = typer.Option(None, help="LCB contest dates to (YYYY-MM[-DD], inclusive)."),
+             prompt: list[str] = typer.Option(None, help="Override a template: NAME=FILE (math, gpqa, "
+                                              "code_stdin, code_functional)."),
+             tag: list[str] = typer.Option(None, help="Tag for the runs (repeatable)."),
+             timeout: float = typer.Option(3600, help="Seconds per request before it is retried."),
+             retries: int = typer.Option(6, help="Retries on 429/5xx/timeouts."),
+             progress: bool = typer.Option(True, help="Show a progress bar."),
+             harness: str = typer.Option("native", help="native, or lm-eval (runs lm-eval's simple_evaluate)."),
+             tasks: str = typer.Option(None, help="lm-eval task names (with --harness lm-eval)."),
+             include_path: str = typer.Option(None, help="lm-eval --include_path (default: our task YAMLs).")) -> None:
+    """Score an OpenAI-compatible endpoint; every sample is stored, and a re-run resumes."""
+    from evaluators.runner.cli import eval_command
+
+    raise typer.Exit(eval_command(**locals()))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the results DB or migrate it to the newest schema."""
@@ -99,6 +190,30 @@ def dashboard(port: int = typer.Option(8501, help="Port for the Streamlit server
     from dashboard.launch import launch
 
     raise typer.Exit(launch(port=port, host=host, headless=headless))
+
+
+reward_app = typer.Typer(help="Verifiers as RL reward endpoints over HTTP.", no_args_is_help=True)
+app.add_typer(reward_app, name="reward")
+
+
+@reward_app.command("serve")
+def reward_serve(port: int = typer.Option(8100, help="Port."),
+                 host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for the network)."),
+                 workers: int = typer.Option(None, min=1, help="Items graded at once (default: 2 per CPU, at least 4)."),
+                 queue_size: int = typer.Option(256, min=1, help="Items admitted before answering 429."),
+                 deadline: float = typer.Option(30.0, min=0.1, help="Default per-item deadline in seconds."),
+                 max_batch: int = typer.Option(1024, min=1, help="Most items in one request."),
+                 max_body_mb: float = typer.Option(32.0, min=0.001, help="Request body size limit in MiB."),
+                 api_key: str = typer.Option(None, envvar="RING_API_KEY", help="Require this bearer key."),
+                 log_level: str = typer.Option("info", help="uvicorn log level.")) -> None:
+    """Serve the math, gpqa and code verifiers as rewards (FastAPI; docs at /docs)."""
+    from ring_serve.reward.app import RewardSettings, serve as serve_rewards
+
+    settings = RewardSettings(queue_size=queue_size, deadline_s=deadline, max_batch=max_batch,
+                              max_body_bytes=int(max_body_mb * 1024 * 1024), api_key=api_key or None)
+    if workers:
+        settings.workers = workers
+    serve_rewards(host=host, port=port, settings=settings, log_level=log_level)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Benchmark data shipped with Ring Lab (see README.md for sources and licences)."""

@@ -1,0 +1,1 @@
+"""Ring Lab suites as lm-eval tasks (use this directory with lm_eval --include_path)."""
