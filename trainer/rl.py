@@ -18,6 +18,14 @@ queue) every ``save_every`` steps, and ``resume=True`` continues from the newest
 
 Stages: ``math`` trains on arithmetic chains; ``code-science`` on small programs whose printed
 value is graded (science questions are not generated yet).
+
+Data parallel (``trainer.distributed``, ``torchrun -m trainer.launch rl ...``): ``prompts_per_step``
+is the global number of prompts; every rank draws the same prompts and keeps its contiguous share
+(whole groups), samples, grades and normalises advantages locally, selects with its own budget
+Phi (per rank, as in the paper) and keeps its own deferred queue. The model is DDP-wrapped, so the
+backward averages gradients; the skip-if-no-signal decision and the metrics are all-reduced, and
+rank 0 alone logs, shows progress and writes the checkpoint (ranks > 0 add their RNG and deferred
+queue as ``trainer_state.rank{r}.pt``). With one process (no torchrun) nothing changes.
 """
 from __future__ import annotations
 
@@ -33,11 +41,13 @@ from tqdm import tqdm
 
 from trainer.advantages import group_advantages
 from trainer.batching import load_tokenizer, pad_batch
+from trainer import distributed as dist
 from trainer.budget import select_by_budget
 from trainer.data import chat_prompt, split
 from trainer.losses import LossConfig, policy_loss, shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
+from trainer import tracking
 
 STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("program",)}
 
@@ -95,6 +105,36 @@ def _logprobs(model, batch, with_grad: bool):
         return token_logprobs(logits, targets), logits, out.router_logits
 
 
+def policy_update(model, ref, opt, batch, mask: torch.Tensor, adv: torch.Tensor, behav: torch.Tensor,
+                  loss_cfg: LossConfig, *, step: bool = True, max_grad_norm: float = 1.0,
+                  aux_coefs: tuple[float, float] = (LOAD_BALANCE_COEF, Z_LOSS_COEF)
+                  ) -> tuple[torch.Tensor, dict[str, float], float]:
+    """One C3PO/GRPO update on this rank's batch: loss, backward, clip, optimiser step.
+
+    ``model`` may be DDP-wrapped (``trainer.distributed.wrap``): then ``backward`` averages the
+    gradients over ranks and every rank must call this with ``step`` equal on all of them.
+    ``mask`` [N, T-1] marks the trained response tokens, ``adv`` [N], ``behav`` [N, T-1] the
+    behaviour log-probs. The proximal policy is the current weights. Returns the (rank-local)
+    policy loss, its statistics and the gradient norm before clipping. ``aux_coefs``: the weights
+    of the MoE load-balance and router z-losses (computed on this rank's tokens only).
+    """
+    inner = dist.unwrap(model)
+    ref_logp = _logprobs(ref, batch, False)[0]
+    logp, logits, routers = _logprobs(model, batch, True)
+    prox = logp.detach()
+    loss, stats = policy_loss(logp, mask, adv, behav, loss_cfg,
+                              ref_logp=ref_logp, entropy=token_entropy(logits), prox_logp=prox)
+    att = batch.attention_mask.reshape(-1)
+    aux = (aux_coefs[0] * load_balance_loss(routers, inner.config.num_experts_per_tok, att)
+           + aux_coefs[1] * router_z_loss(routers, att))
+    opt.zero_grad(set_to_none=True)
+    (loss + aux).backward()
+    gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
+    if step:
+        opt.step()
+    return loss.detach(), stats, gnorm
+
+
 def _scatter_response(values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
     """Place per-response vectors at the masked positions of a [N, T] tensor."""
     full = torch.zeros_like(mask)
@@ -124,6 +164,10 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
     """Train; returns the per-step metrics."""
     torch.set_num_threads(cfg.threads)
+    dist.init()
+    rank, world = dist.rank(), dist.world_size()
+    if cfg.prompts_per_step % world:
+        raise ValueError(f"prompts_per_step={cfg.prompts_per_step} must split evenly over {world} ranks")
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start_dir = Path(cfg.policy_dir)
@@ -142,19 +186,31 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         first_step, deferred = state["step"] + 1, state["deferred"]
+        rank_state = resume_from / f"trainer_state.rank{rank}.pt"
+        if rank and rank_state.exists():
+            rs = torch.load(rank_state, weights_only=False)
+            torch.set_rng_state(rs["torch_rng"])
+            deferred = rs["deferred"]
+        elif rank:
+            deferred = []
     train, _ = split(cfg.n_train, cfg.n_val, cfg.seed, STAGE_KINDS[cfg.stage], cfg.max_operand)
     prompt_ids = [tok.encode(chat_prompt(t.question)) for t in train]
     sampler = _make_sampler(cfg, model, tok, resume_from or start_dir)
+    ddp_model = dist.wrap(model)  # the model itself with one process
     from evaluators import get_verifier
 
     verifier = get_verifier("math")
-    run_id = _db_start(cfg)
+    run_id = None
+    if cfg.log_db and dist.is_main():
+        run_id = tracking.start_run(f"rl-{cfg.stage}-{Path(cfg.out_dir).name}", cfg.mode, asdict(cfg))
     history: list[dict] = []
     model.train()
-    bar = tqdm(range(first_step, cfg.steps + 1), desc=f"rl-{cfg.stage}-{cfg.mode}", disable=not progress)
+    bar = tqdm(range(first_step, cfg.steps + 1), desc=f"rl-{cfg.stage}-{cfg.mode}",
+               disable=not progress or not dist.is_main())
     for step in bar:
         t0 = time.perf_counter()
-        idx = [rng.randrange(len(train)) for _ in range(cfg.prompts_per_step)]
+        # the same global draw on every rank (same rng), each rank keeps its share of whole groups
+        idx = dist.shard([rng.randrange(len(train)) for _ in range(cfg.prompts_per_step)])
         rolls = sampler.sample([prompt_ids[i] for i in idx], cfg.group_size, cfg.max_new_tokens, cfg.temperature)
         t_roll = time.perf_counter() - t0
         tasks = [train[i] for i in idx for _ in range(cfg.group_size)]
@@ -181,22 +237,12 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         behav = _scatter_response([s.behav_logp for s in chosen], mask)
         for pos, k in keep.items():  # exact budget: mask the crossing response's tail
             mask[pos, mask[pos].nonzero().squeeze(-1)[k:]] = 0.0
-        ref_logp = _logprobs(ref, batch, False)[0]
-        logp, logits, routers = _logprobs(model, batch, True)
-        prox = logp.detach()
-        loss, stats = policy_loss(logp, mask, torch.tensor([s.adv for s in chosen]), behav, loss_cfg,
-                                  ref_logp=ref_logp, entropy=token_entropy(logits), prox_logp=prox)
-        att = batch.attention_mask.reshape(-1)
-        aux = (LOAD_BALANCE_COEF * load_balance_loss(routers, model.config.num_experts_per_tok, att)
-               + Z_LOSS_COEF * router_z_loss(routers, att))
-        opt.zero_grad(set_to_none=True)
-        (loss + aux).backward()
-        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-        # no response with a non-zero advantage: no policy signal, and Adam would turn the tiny
-        # KL/entropy/aux gradients into full-size steps, so the weights stay as they are
-        signal = any(s.adv != 0.0 for s in chosen)
+        # no response with a non-zero advantage (on any rank): no policy signal, and Adam would turn
+        # the tiny KL/entropy/aux gradients into full-size steps, so the weights stay as they are
+        signal = dist.all_reduce_max(float(any(s.adv != 0.0 for s in chosen))) > 0
+        _, stats, gnorm = policy_update(ddp_model, ref, opt, batch, mask, torch.tensor([s.adv for s in chosen]),
+                                        behav, loss_cfg, step=signal)
         if signal:
-            opt.step()
             sync_s = sampler.push_weights(model.state_dict())
         else:
             sync_s = 0.0
@@ -211,14 +257,29 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
                    "tokens_in_step": n_tok, "responses_in_step": len(chosen), "deferred": len(deferred),
                    "step_time_s": step_s, "rollout_time_s": t_roll, "update_time_s": update_s, "tokens_per_s": n_tok / step_s,
                    "weight_sync_s": sync_s, "updated": float(signal)}
+        if world > 1:  # means over ranks; token/response counts are global sums
+            maxes = ["response_len_max", "step_time_s", "rollout_time_s", "update_time_s", "weight_sync_s"]
+            metrics = dist.reduce_metrics(metrics, sums=["tokens_in_step", "responses_in_step", "deferred"],
+                                          maxes=maxes)
+            metrics["tokens_per_s"] = metrics["tokens_in_step"] / metrics["step_time_s"]
+            n_gap = dist.all_reduce_sum(float(gap is not None))  # ranks with sampler log-probs
+            gap_sum = dist.all_reduce_sum(gap or 0.0)
+            gap = gap_sum / n_gap if n_gap else None
         if gap is not None:
             metrics["sampler_logp_gap"] = gap
         history.append({"step": step, **metrics})
-        _db_log(run_id, step, metrics)
+        tracking.log(run_id, step, metrics)
         bar.set_postfix(reward=f"{metrics['reward_mean']:.2f}", tok=n_tok, sync=f"{sync_s:.2f}s")
         if step % cfg.save_every == 0 or step == cfg.steps:
-            save_checkpoint(out / f"step_{step:06d}", model, opt, step, rng, deferred, start_dir, cfg)
-    _db_finish(run_id)
+            ckpt = out / f"step_{step:06d}"
+            if dist.is_main():
+                save_checkpoint(ckpt, model, opt, step, rng, deferred, start_dir, cfg)
+            else:
+                ckpt.mkdir(parents=True, exist_ok=True)
+                torch.save({"torch_rng": torch.get_rng_state(), "deferred": deferred},
+                           ckpt / f"trainer_state.rank{rank}.pt")
+            dist.barrier()
+    tracking.finish(run_id)
     sampler.close()
     return history
 
@@ -235,34 +296,5 @@ def _make_sampler(cfg: RLConfig, model, tok, weights_dir: Path):
     from trainer.rollout import TorchSampler, VllmSampler
 
     if cfg.sampler == "torch":
-        return TorchSampler(model, tok.eos_id, tok.pad_id, seed=cfg.seed)
-    return VllmSampler(str(weights_dir), seed=cfg.seed)
-
-
-def _db_start(cfg: RLConfig) -> int | None:
-    if not cfg.log_db:
-        return None
-    from ring_serve.store import api, db
-
-    db.upgrade()
-    with db.session() as s:
-        return api.create_training_run(s, name=f"rl-{cfg.stage}-{Path(cfg.out_dir).name}", algo=cfg.mode,
-                                       config=asdict(cfg)).id
-
-
-def _db_log(run_id: int | None, step: int, metrics: dict) -> None:
-    if run_id is None:
-        return
-    from ring_serve.store import api, db
-
-    with db.session() as s:
-        api.log_training_metrics(s, run_id, step, metrics)
-
-
-def _db_finish(run_id: int | None) -> None:
-    if run_id is None:
-        return
-    from ring_serve.store import api, db
-
-    with db.session() as s:
-        api.finish_training_run(s, run_id)
+        return TorchSampler(model, tok.eos_id, tok.pad_id, seed=cfg.seed + dist.rank())
+    return VllmSampler(str(weights_dir), seed=cfg.seed + dist.rank())

@@ -7,6 +7,11 @@ checkpoint selection needs (``trainer.select``):
 - ``entropy``: the mean next-token entropy of the model on the held-out traces' response tokens
   (teacher forced), which the Ring-lite paper calls the "entropy loss";
 - ``val_acc``: greedy accuracy on the held-out prompts, graded by the math verifier.
+
+Data parallel (``torchrun -m trainer.launch sft ...``, ``trainer.distributed``): ``batch_size`` is
+global; every rank draws the same rows and trains on its contiguous share through DDP (the
+gradient is the mean of the ranks' token-mean cross-entropies, which is the global token mean
+when the shards have equal token counts). Rank 0 alone evaluates, logs and writes checkpoints.
 """
 from __future__ import annotations
 
@@ -19,12 +24,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from trainer import distributed as dist
 from trainer.batching import TokenizerInfo, load_tokenizer, pad_batch
 from trainer.data import Task, chat_prompt, split
 from trainer.generate import generate
 from trainer.losses import shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
+from trainer import tracking
 
 
 @dataclass
@@ -94,6 +101,7 @@ def evaluate(model: BailingMoeForCausalLM, tok: TokenizerInfo, tasks: list[Task]
 
 def sft_step_loss(model: BailingMoeForCausalLM, batch) -> tuple[torch.Tensor, float]:
     out = model(batch.input_ids, batch.attention_mask)
+    model = dist.unwrap(model)
     logits, targets = shift_for_next_token(out.logits, batch.input_ids)
     m = batch.loss_mask
     ce = (-token_logprobs(logits, targets) * m).sum() / m.sum()
@@ -106,6 +114,10 @@ def sft_step_loss(model: BailingMoeForCausalLM, batch) -> tuple[torch.Tensor, fl
 def run_sft(cfg: SFTConfig, progress: bool = True) -> list[dict]:
     """Train, writing ``out_dir/step_N`` checkpoints with ``metrics.json``; returns their metrics."""
     torch.set_num_threads(cfg.threads)
+    dist.init()
+    if cfg.batch_size % dist.world_size():
+        raise ValueError(f"batch_size={cfg.batch_size} must split evenly over {dist.world_size()} ranks")
+    main = dist.is_main()
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     out = Path(cfg.out_dir)
@@ -113,27 +125,31 @@ def run_sft(cfg: SFTConfig, progress: bool = True) -> list[dict]:
     tok = load_tokenizer(cfg.model_dir)
     model = BailingMoeForCausalLM.from_pretrained(cfg.model_dir)
     model.train()
+    ddp_model = dist.wrap(model)  # the model itself with one process
     train, val = split(cfg.n_train, cfg.n_val, cfg.seed, cfg.kinds, cfg.max_operand)
     prompts, responses = encode_tasks(tok, train)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     warmup = max(1, cfg.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
-    run_id = _db_start(cfg)
+    run_id = None
+    if cfg.log_db and main:
+        run_id = tracking.start_run(f"sft-{Path(cfg.out_dir).name}", "sft", asdict(cfg))
     results: list[dict] = []
-    (out / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    bar = tqdm(range(1, cfg.steps + 1), desc="sft", disable=not progress)
+    if main:
+        (out / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    bar = tqdm(range(1, cfg.steps + 1), desc="sft", disable=not progress or not main)
     for step in bar:
         t0 = time.perf_counter()
-        idx = [rng.randrange(len(train)) for _ in range(cfg.batch_size)]
+        idx = dist.shard([rng.randrange(len(train)) for _ in range(cfg.batch_size)])
         batch = pad_batch([prompts[i] for i in idx], [responses[i] for i in idx], tok.pad_id)
-        loss, ce = sft_step_loss(model, batch)
+        loss, ce = sft_step_loss(ddp_model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
         opt.step()
         sched.step()
-        metrics = {"sft_loss": ce, "grad_norm": gnorm, "step_time_s": time.perf_counter() - t0}
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        metrics = {"sft_loss": dist.all_reduce_mean(ce), "grad_norm": gnorm, "step_time_s": time.perf_counter() - t0}
+        if main and (step % cfg.eval_every == 0 or step == cfg.steps):
             metrics.update(evaluate(model, tok, val, max_new_tokens=cfg.max_new_tokens))
             ckpt = out / f"step_{step:06d}"
             model.save_pretrained(ckpt, source_dir=cfg.model_dir)
@@ -141,35 +157,7 @@ def run_sft(cfg: SFTConfig, progress: bool = True) -> list[dict]:
             (ckpt / "metrics.json").write_text(json.dumps(record, indent=2))
             results.append(record)
             bar.set_postfix(loss=f"{ce:.3f}", ent=f"{metrics['entropy']:.3f}", acc=f"{metrics['val_acc']:.2f}")
-        _db_log(run_id, step, metrics)
-    _db_finish(run_id)
+        tracking.log(run_id, step, metrics)
+    tracking.finish(run_id)
+    dist.barrier()
     return results
-
-
-def _db_start(cfg: SFTConfig) -> int | None:
-    if not cfg.log_db:
-        return None
-    from ring_serve.store import api, db
-
-    db.upgrade()
-    with db.session() as s:
-        return api.create_training_run(s, name=f"sft-{Path(cfg.out_dir).name}", algo="sft",
-                                       config=asdict(cfg)).id
-
-
-def _db_log(run_id: int | None, step: int, metrics: dict) -> None:
-    if run_id is None:
-        return
-    from ring_serve.store import api, db
-
-    with db.session() as s:
-        api.log_training_metrics(s, run_id, step, metrics)
-
-
-def _db_finish(run_id: int | None) -> None:
-    if run_id is None:
-        return
-    from ring_serve.store import api, db
-
-    with db.session() as s:
-        api.finish_training_run(s, run_id)

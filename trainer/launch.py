@@ -1,0 +1,176 @@
+"""Entry point for data-parallel runs under torchrun (works as a plain ``python -m`` too).
+
+    torchrun --nproc_per_node 2 -m trainer.launch rl POLICY_DIR --out OUT --sampler torch --budget 256
+    torchrun --nproc_per_node 2 -m trainer.launch sft MODEL_DIR --out OUT --steps 100 --batch-size 16
+    torchrun --nproc_per_node 2 -m trainer.launch check MODEL_DIR --out result.json
+
+``check`` runs one C3PO update on a fixed, seeded global batch (token ids, masks, advantages,
+behaviour log-probs built in code) and writes the loss averaged over ranks and checksums of the
+updated weights (rank 0); with world size W it uses the per-rank budget Phi and one process uses
+W * Phi, so the two runs must agree (``tests/test_trainer_distributed.py``). See
+``trainer.distributed`` for what a data-parallel step means.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from trainer import distributed as dist
+
+
+def check_step(model_dir: str, out: str, *, n_rows: int = 8, lr: float = 1e-3, seed: int = 0,
+               dtype: str = "float32", aux: bool = True) -> dict:
+    """One C3PO step on a fixed global batch of ``n_rows`` sequences, sharded over the W ranks.
+
+    The global budget is Phi_global = 12 x (response tokens in the batch), so it never binds and
+    every rank trains on its whole shard; each rank uses Phi = Phi_global / W (W in 1, 2, 3, 4, 6).
+    The rank-averaged loss and the DDP-averaged gradient then equal those of one process with
+    budget Phi_global on the whole batch. Rank 0 writes ``out`` (JSON: loss, grad norm, per-
+    parameter [sum, abs-sum] after the step) and the updated parameters next to it (``.pt``).
+
+    ``aux=False`` leaves out the MoE load-balance and z-losses. They are computed per rank (see
+    ``trainer.distributed``), and the load-balance loss is not additive over tokens, so with them
+    the weights whose only gradient is the aux loss (e.g. the embedding of each sequence's last
+    token) move differently from one process; AdamW's first step is about lr * sign(g), so
+    those differences are up to ~lr, while everything else agrees to float rounding.
+    """
+    from trainer.batching import Batch
+    from trainer.losses import LossConfig, response_mask
+    from trainer.modeling import BailingMoeForCausalLM
+    from trainer.rl import _logprobs, policy_update
+
+    torch.set_num_threads(1)
+    dist.init()
+    world = dist.world_size()
+    torch.manual_seed(seed)
+    dt = getattr(torch, dtype)
+    model = BailingMoeForCausalLM.from_pretrained(model_dir, dtype=dt)
+    ref = BailingMoeForCausalLM.from_pretrained(model_dir, dtype=dt).eval().requires_grad_(False)
+    vocab = model.config.vocab_size
+
+    # the fixed global batch: right-padded rows of random tokens, prompt then response
+    g = torch.Generator().manual_seed(1234 + seed)
+    width = 24
+    prompt_lens = torch.randint(3, 8, (n_rows,), generator=g)
+    seq_lens = torch.minimum(prompt_lens + torch.randint(4, 17, (n_rows,), generator=g), torch.tensor(width))
+    ids = torch.randint(5, vocab, (n_rows, width), generator=g)
+    att = (torch.arange(width).view(1, -1) < seq_lens.view(-1, 1)).long()
+    ids = torch.where(att.bool(), ids, torch.zeros_like(ids))
+    mask = response_mask(prompt_lens, seq_lens, width - 1)
+    adv = torch.randn(n_rows, generator=g, dtype=torch.float64).to(dt)
+    noise = 0.05 * torch.randn(n_rows, width - 1, generator=g, dtype=torch.float64).to(dt)
+    full = Batch(ids, att, mask)
+    model.eval()  # the behaviour log-probs: initial weights on the whole batch, plus fixed noise
+    behav = (_logprobs(model, full, False)[0] + noise) * mask
+    model.train()
+
+    # Phi per rank (paper): W ranks with Phi each == one process with W * Phi on the whole batch
+    phi_global = 12 * int(mask.sum())  # never binding: every rank trains on its whole shard
+    phi = phi_global // world
+    loss_cfg = LossConfig(mode="c3po", budget=phi)
+    sl = slice(*dist.shard_range(n_rows))
+    batch = Batch(ids[sl], att[sl], mask[sl].clone())
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
+    ddp = dist.wrap(model)
+    loss, stats, gnorm = policy_update(ddp, ref, opt, batch, batch.loss_mask, adv[sl], behav[sl], loss_cfg,
+                                       **({} if aux else {"aux_coefs": (0.0, 0.0)}))
+    loss_mean = dist.all_reduce_mean(float(loss))
+    params = {n: p.detach().double() for n, p in model.named_parameters()}
+    result = {"world_size": world, "rank": dist.rank(), "budget_per_rank": phi, "aux": aux, "loss": loss_mean,
+              "grad_norm": gnorm, "tokens": dist.all_reduce_sum(float(batch.loss_mask.sum())),
+              "checksums": {n: [float(p.sum()), float(p.abs().sum())] for n, p in params.items()}}
+    if dist.is_main():
+        Path(out).write_text(json.dumps(result))
+        torch.save({n: p.float() for n, p in params.items()}, Path(out).with_suffix(".pt"))
+    dist.barrier()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="trainer.launch")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("check", help="one C3PO step on a fixed global batch; writes loss and checksums")
+    c.add_argument("model_dir")
+    c.add_argument("--out", required=True)
+    c.add_argument("--rows", type=int, default=8)
+    c.add_argument("--lr", type=float, default=1e-3)
+    c.add_argument("--dtype", default="float32")
+    c.add_argument("--aux", default="on", choices=["on", "off", "both"],
+                   help="with/without the MoE load-balance and z-losses; both: OUT-aux.json and OUT-noaux.json")
+
+    r = sub.add_parser("rl", help="C3PO/GRPO RL (trainer.rl.run_rl)")
+    r.add_argument("policy_dir")
+    r.add_argument("--out", required=True)
+    r.add_argument("--stage", default="math")
+    r.add_argument("--steps", type=int, default=20)
+    r.add_argument("--prompts-per-step", type=int, default=8, help="global, split over ranks")
+    r.add_argument("--group-size", type=int, default=4)
+    r.add_argument("--mode", default="c3po")
+    r.add_argument("--budget", type=int, default=512, help="Phi per rank")
+    r.add_argument("--defer", action="store_true")
+    r.add_argument("--lr", type=float, default=2e-4)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--save-every", type=int, default=10)
+    r.add_argument("--resume", action="store_true")
+    r.add_argument("--sampler", default="torch", choices=["torch", "vllm"])
+    r.add_argument("--max-operand", type=int, default=20)
+    r.add_argument("--max-new-tokens", type=int, default=40)
+    r.add_argument("--no-db", action="store_true")
+
+    s = sub.add_parser("sft", help="distillation SFT (trainer.sft.run_sft)")
+    s.add_argument("model_dir")
+    s.add_argument("--out", required=True)
+    s.add_argument("--steps", type=int, default=300)
+    s.add_argument("--batch-size", type=int, default=16, help="global, split over ranks")
+    s.add_argument("--lr", type=float, default=2e-3)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--eval-every", type=int, default=100)
+    s.add_argument("--max-operand", type=int, default=20)
+    s.add_argument("--kinds", default="add")
+    s.add_argument("--no-db", action="store_true")
+
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd == "check":
+            out = Path(a.out)
+            runs = {"on": [(True, out)], "off": [(False, out)],
+                    "both": [(True, out.with_name(out.stem + "-aux.json")),
+                             (False, out.with_name(out.stem + "-noaux.json"))]}[a.aux]
+            for aux, path in runs:
+                res = check_step(a.model_dir, str(path), n_rows=a.rows, lr=a.lr, dtype=a.dtype, aux=aux)
+                if res["rank"] == 0:
+                    print(json.dumps({k: res[k] for k in ("world_size", "aux", "loss", "grad_norm", "tokens")}))
+        elif a.cmd == "rl":
+            from trainer.rl import RLConfig, run_rl
+
+            cfg = RLConfig(policy_dir=a.policy_dir, out_dir=a.out, stage=a.stage, steps=a.steps,
+                           prompts_per_step=a.prompts_per_step, group_size=a.group_size, mode=a.mode,
+                           budget=a.budget, defer=a.defer, lr=a.lr, seed=a.seed, save_every=a.save_every,
+                           resume=a.resume, sampler=a.sampler, max_operand=a.max_operand,
+                           max_new_tokens=a.max_new_tokens, log_db=not a.no_db)
+            hist = run_rl(cfg)
+            if dist.is_main() and hist:
+                print(json.dumps(hist[-1]))
+        else:
+            from trainer.sft import SFTConfig, run_sft
+
+            cfg = SFTConfig(model_dir=a.model_dir, out_dir=a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                            seed=a.seed, eval_every=a.eval_every, max_operand=a.max_operand,
+                            kinds=tuple(k for k in a.kinds.split(",") if k), log_db=not a.no_db)
+            for rec in run_sft(cfg):
+                print(json.dumps(rec))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        dist.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
