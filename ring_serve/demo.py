@@ -1,4 +1,9 @@
-"""`ring demo`: the README's first command, end to end on the embedded default model."""
+"""`ring demo`: the README's first command, end to end on the embedded default model.
+
+Builds the tiny model, serves it on vLLM, asks one chat question, then runs a small `ring eval`
+(AIME 2024 and synthetic slices, k=2) whose graded samples land in the results DB that
+`ring dashboard` shows.
+"""
 from __future__ import annotations
 
 import time
@@ -14,6 +19,8 @@ def run_demo(prompt: str, port: int = 0) -> int:
     from openai import OpenAI
 
     console = Console()
+    if not console.is_terminal:  # logs and pipes: keep the results table readable
+        console.width = max(console.width, 150)
     opts = ServeOptions(port=port or free_port())
     t0 = time.monotonic()
     with console.status("building the tiny model and starting vLLM (about 30-90 s on 2 cores)"):
@@ -36,6 +43,23 @@ def run_demo(prompt: str, port: int = 0) -> int:
         console.print(f"usage: {reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} "
                       f"completion tokens; the tiny model is untrained, so the text is noise until "
                       f"`ring train` has run")
-        return 0
+        return _small_eval(console, server)
     finally:
         server.stop()
+
+
+def _small_eval(console: Console, server: VllmServer) -> int:
+    from ring_serve.store import db
+    from evaluators.runner.run import EvalConfig, EvalError, render_table, run_eval
+
+    cfg = EvalConfig(endpoint=server.base_url + "/v1", model=TINY_MODEL_NAME, suites=["aime24", "synthetic:n=4"],
+                     k=2, limit=4, max_tokens=64, seed=0, concurrency=8, api_key=server.opts.api_key)
+    console.print("\n[bold]ring eval[/bold] on 4 AIME 2024 problems and 4 synthetic ones, k=2:")
+    try:
+        runs = run_eval(cfg)
+    except EvalError as exc:
+        console.print(f"[red]eval failed:[/red] {exc}")
+        return 1
+    console.print(render_table(cfg, runs))
+    console.print(f"samples stored in {db.redacted(db.database_url())}; see them with `ring dashboard`")
+    return 0
