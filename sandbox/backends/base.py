@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
 from sandbox import worker as wire
+from sandbox.cgroups import try_cgroup
 
 WORKER_SOURCE = Path(wire.__file__).read_text(encoding="utf-8")
 SANDBOX_UID = 65534  # nobody: programs never run as a privileged host user
@@ -122,3 +124,66 @@ class WorkerHandle:
 
     def _diagnostics(self) -> str:
         return ""
+
+
+class NamespacedWorker(WorkerHandle):
+    """A worker started as ``argv`` in new namespaces (bwrap, unshare), inside its own cgroup.
+
+    ``argv`` must begin by waiting for one line on stdin, so the host can move the process into
+    the cgroup before anything runs; everything the sandbox forks later inherits the group.
+    """
+
+    def _argv(self, python: str) -> tuple[list[str], dict]:
+        """The command line and environment; subclasses check their tools here."""
+        raise NotImplementedError
+
+    def _spawn(self) -> None:
+        python = self.options.get("python") or os.environ.get("RINGLAB_SANDBOX_PYTHON", "/usr/bin/python3")
+        argv, env = self._argv(python)
+        drop = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []} if os.geteuid() == 0 else {}
+        self.cgroup, self.cgroup_note = try_cgroup(
+            int(self.options.get("sandbox_memory_mb") or os.environ.get("RINGLAB_SANDBOX_CGROUP_MB", 4096)),
+            int(self.options.get("pids_max", 256)))
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, cwd="/", start_new_session=True,
+                                     **drop)
+        self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        if self.cgroup is not None:
+            try:
+                self.cgroup.add(self.proc.pid)
+            except OSError as exc:
+                self.cgroup_note = f"no cgroup: {exc}"
+                self.cgroup.remove()
+                self.cgroup = None
+        os.write(self.wfd, b"go\n")
+
+    def _diagnostics(self) -> str:
+        try:
+            self.proc.wait(timeout=2)
+            err = self.proc.stderr.read(2000).decode(errors="replace").strip()
+            return f" ({self.backend}: {err})" if err else ""
+        except Exception:
+            return ""
+
+    def close(self) -> None:
+        # the Popen file objects own the pipe fds; they close them in _kill
+        self.rfd = self.wfd = None
+        self._kill()
+
+    def _kill(self) -> None:
+        proc = getattr(self, "proc", None)
+        if proc is not None:
+            kill_sandbox(proc)  # the sandbox's PID 1 goes, and with it every process inside
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self.proc = None
+        if getattr(self, "cgroup", None) is not None:
+            self.cgroup.remove()
+            self.cgroup = None

@@ -7,12 +7,9 @@ capability is dropped before the worker starts, and no_new_privs is set.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
-from sandbox.backends.base import SANDBOX_UID, WORKER_SOURCE, WorkerHandle, kill_sandbox
-from sandbox.cgroups import try_cgroup
+from sandbox.backends.base import WORKER_SOURCE, NamespacedWorker
 
 # Runs inside the new user+mount+pid+net+ipc+uts namespaces, as the namespace's root.
 SETUP = r"""
@@ -49,63 +46,17 @@ exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 PYTHONDONTW
 """
 
 
-class UnshareWorker(WorkerHandle):
+class UnshareWorker(NamespacedWorker):
     backend = "unshare"
 
-    def _spawn(self) -> None:
+    def _argv(self, python: str) -> tuple[list[str], dict]:
         for tool in ("unshare", "setpriv", "mount", "pivot_root"):
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} not found (util-linux/mount are needed for the unshare backend)")
-        python = self.options.get("python") or os.environ.get("RINGLAB_SANDBOX_PYTHON", "/usr/bin/python3")
-        drop = {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": []} if os.geteuid() == 0 else {}
-        self.cgroup, self.cgroup_note = try_cgroup(
-            int(self.options.get("sandbox_memory_mb") or os.environ.get("RINGLAB_SANDBOX_CGROUP_MB", 4096)),
-            int(self.options.get("pids_max", 256)))
         argv = ["/bin/sh", "-c", 'read -r _ && exec "$@"', "sh",
                 "unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net", "--ipc",
                 "--uts", "--propagation", "private", "/bin/sh", "-c", SETUP, "setup",
                 python, "-I", "-B", "-c", WORKER_SOURCE]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
                "SBX_TMP_BYTES": str(int(self.options.get("tmp_mb", 64)) << 20)}
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, cwd="/", start_new_session=True,
-                                     **drop)
-        self.wfd, self.rfd = self.proc.stdin.fileno(), self.proc.stdout.fileno()
-        if self.cgroup is not None:
-            try:
-                self.cgroup.add(self.proc.pid)
-            except OSError as exc:
-                self.cgroup_note = f"no cgroup: {exc}"
-                self.cgroup.remove()
-                self.cgroup = None
-        os.write(self.wfd, b"go\n")
-
-    def _diagnostics(self) -> str:
-        try:
-            self.proc.wait(timeout=2)
-            err = self.proc.stderr.read(2000).decode(errors="replace").strip()
-            return f" (unshare: {err})" if err else ""
-        except Exception:
-            return ""
-
-    def close(self) -> None:
-        self.rfd = self.wfd = None
-        self._kill()
-
-    def _kill(self) -> None:
-        proc = getattr(self, "proc", None)
-        if proc is not None:
-            kill_sandbox(proc)  # unshare's child is PID 1 of the namespace: all go with it
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-            self.proc = None
-        if getattr(self, "cgroup", None) is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+        return argv, env
