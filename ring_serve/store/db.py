@@ -90,25 +90,22 @@ def alembic_config(url: str | None = None):
 
 def upgrade(url: str | None = None, revision: str = "head") -> str:
     """Migrate the DB at ``url`` to ``revision`` (default newest); returns the URL used."""
-    from alembic import command
-
-    url = url or database_url()
-    cfg = alembic_config(url)
-    with make_engine(url).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-    return url
+    return _migrate("upgrade", url, revision)
 
 
 def downgrade(url: str | None = None, revision: str = "-1") -> str:
     """Migrate the DB at ``url`` down to ``revision`` ("base" drops every table)."""
+    return _migrate("downgrade", url, revision)
+
+
+def _migrate(direction: str, url: str | None, revision: str) -> str:
     from alembic import command
 
     url = url or database_url()
     cfg = alembic_config(url)
     with make_engine(url).begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+        getattr(command, direction)(cfg, revision)
     return url
 
 
