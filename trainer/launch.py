@@ -107,15 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("policy_dir")
     r.add_argument("--out", required=True)
     r.add_argument("--stage", default="math")
-    r.add_argument("--steps", type=int, default=20)
+    from trainer.rl import RLConfig
+
+    d = RLConfig.__dataclass_fields__  # one set of defaults: RLConfig's
+    r.add_argument("--steps", type=int, default=d["steps"].default)
     r.add_argument("--prompts-per-step", type=int, default=8, help="global, split over ranks")
-    r.add_argument("--group-size", type=int, default=4)
+    r.add_argument("--group-size", type=int, default=d["group_size"].default)
     r.add_argument("--mode", default="c3po")
-    r.add_argument("--budget", type=int, default=512, help="Phi per rank")
+    r.add_argument("--budget", type=int, default=d["budget"].default, help="Phi per rank")
     r.add_argument("--defer", action="store_true")
-    r.add_argument("--lr", type=float, default=2e-4)
+    r.add_argument("--lr", type=float, default=d["lr"].default)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--save-every", type=int, default=10)
+    r.add_argument("--save-every", type=int, default=d["save_every"].default)
     r.add_argument("--resume", action="store_true")
     r.add_argument("--sampler", default="torch", choices=["torch", "vllm"])
     r.add_argument("--max-operand", type=int, default=20)
