@@ -46,8 +46,9 @@ def measure_interleaved(servers: dict[str, tuple[str, str]], args) -> dict[str, 
         asyncio.run(one_round(url, model, min(8, args.requests), 16, tqdm(disable=True)))
     rates: dict[str, list[float]] = {name: [] for name in servers}
     with tqdm(total=args.requests * args.rounds * len(servers), desc="requests", unit="req") as bar:
-        for _ in range(args.rounds):
-            for name, (url, model) in servers.items():
+        for r in range(args.rounds):
+            order = list(servers.items())
+            for name, (url, model) in (order if r % 2 == 0 else order[::-1]):  # no first-mover edge
                 tokens, wall = asyncio.run(one_round(url, model, args.requests, args.max_tokens, bar))
                 rates[name].append(tokens / wall)
     return {name: statistics.median(r) for name, r in rates.items()}
