@@ -7,15 +7,15 @@ works). ``strict=True`` restores LCB's exact float comparison for side-by-side c
 """
 from __future__ import annotations
 
-import base64
-import io
 import json
 import math
-import pickle
-import zlib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+# one decoder and one pass@k estimator for LCB data across the project
+from evaluators.runner.lcb import decode_tests
+from evaluators.runner.metrics import pass_at_k  # noqa: F401  (re-exported for sandbox users)
 
 # LCB's per-test codes (lcb_runner/evaluation/testing_util.py and compute_code_generation_metrics)
 PASS = True
@@ -108,44 +108,7 @@ def compare_functional(got: Any, want_json: str, *, float_tol: float = DEFAULT_F
     return False, f"wrong answer: got {json.dumps(got)[:80]}, expected {json.dumps(want)[:80]}"
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k (Chen et al. 2021), as LCB's estimate_pass_at_k: 1 - C(n-c, k) / C(n, k)."""
-    if not (0 <= c <= n) or k < 1 or n < 1:
-        raise ValueError(f"need 0 <= c <= n, n >= 1, k >= 1; got n={n}, c={c}, k={k}")
-    if k > n:
-        raise ValueError(f"k={k} exceeds the number of samples n={n}")
-    if n - c < k:
-        return 1.0
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod
-
-
 # ---------------------------------------------------------------- test parsing
-class _StrOnly(pickle.Unpickler):
-    def find_class(self, module, name):  # LCB pickles a plain str; refuse anything else
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
-def _decode_cases(raw: Any) -> list[dict]:
-    """Test lists arrive as a list, a JSON string, or LCB's base64(zlib(pickle(json)))."""
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, list):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            try:
-                text = _StrOnly(io.BytesIO(zlib.decompress(base64.b64decode(raw)))).load()
-                return json.loads(text)
-            except Exception as exc:
-                raise ValueError("test cases are neither JSON nor LCB's compressed form") from exc
-    raise ValueError(f"test cases must be a list or a string, got {type(raw).__name__}")
-
-
 def parse_reference(reference: Any, *, include_supplementary: bool = False
                     ) -> tuple[list[Case], str, str | None]:
     """(cases, mode, func_name) from an LCB row, ``{"tests": [...]}``, or ``{"inputs","outputs"}``."""
@@ -162,14 +125,14 @@ def parse_reference(reference: Any, *, include_supplementary: bool = False
     func_name = reference.get("func_name") or reference.get("fn_name") or metadata.get("func_name")
     raw: list[dict] = []
     if "tests" in reference:
-        raw = _decode_cases(reference["tests"])
+        raw = decode_tests(reference["tests"])
     elif "inputs" in reference and "outputs" in reference:
         raw = [{"input": i, "output": o} for i, o in zip(reference["inputs"], reference["outputs"])]
     else:
-        raw = _decode_cases(reference.get("public_test_cases")) + \
-              _decode_cases(reference.get("private_test_cases"))
+        raw = decode_tests(reference.get("public_test_cases")) + \
+              decode_tests(reference.get("private_test_cases"))
         if include_supplementary:
-            raw += _decode_cases(reference.get("supplementary_test_cases"))
+            raw += decode_tests(reference.get("supplementary_test_cases"))
     if not raw:
         raise ValueError("reference has no tests")
     cases, types = [], set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ring_serve.net import free_port
 from ring_serve.store import api, db
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -72,12 +72,6 @@ def _seed(url: str) -> None:
     db.dispose_engines()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_command(port: int) -> list[str]:
     ring = Path(sys.executable).with_name("ring")
     if ring.exists() or shutil.which("ring"):
@@ -93,7 +87,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{tmp / 'ring.db'}"
     _seed(url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RING_DB_URL": url, "RING_HOME": str(tmp),
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
     log = open(tmp / "server.log", "w")

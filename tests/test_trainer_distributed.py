@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,16 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from ring_serve.net import free_port
 from ring_serve.tiny_model import build_tiny_model
 from trainer import distributed as dist
 
 LR = 1e-3
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict:
@@ -44,7 +38,7 @@ def _check(model: Path, out: Path, nproc: int) -> None:
         cmd = [sys.executable, *args]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--nnodes", "1",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), *args]
+               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=_env(),
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]

@@ -81,7 +81,7 @@ def decode_tests(raw: Any) -> list[dict[str, str]]:
         raise ValueError("test cases must decode to a list of objects")
     for i, t in enumerate(tests):
         if not isinstance(t.get("input"), str) or not isinstance(t.get("output"), str):
-            raise ValueError(f"test {i} needs string 'input' and 'output'")
+            raise ValueError(f"test {i} needs 'input' and 'output' strings")
     return tests
 
 
