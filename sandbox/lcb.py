@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# one decoder and one pass@k estimator for LCB data across the project
-from evaluators.runner.lcb import decode_tests
-from evaluators.runner.metrics import pass_at_k  # noqa: F401  (re-exported for sandbox users)
+from evaluators.runner.lcb import decode_tests  # the one LCB test-list decoder
 
 # LCB's per-test codes (lcb_runner/evaluation/testing_util.py and compute_code_generation_metrics)
 PASS = True
