@@ -4,17 +4,19 @@ Starts ``ring reward serve`` (uvicorn subprocess, loopback), then for a math mix
 runs 64 concurrent clients (httpx AsyncClient, ``--batch`` items per request, as RL frameworks
 send them) and the same batches through the same verifiers in-process with the server's
 concurrency (a thread pool of ``--workers``).
-Prints rewards/s, p50/p99 latency and the HTTP cost. The overload phase sends from 4x as many
+Prints rewards/s (median over paired rounds that alternate which path goes first), p50/p99
+latency and the HTTP cost. The overload phase sends from 4x as many
 clients as the queue admits; refused requests retry after Retry-After; it counts 429s, 5xx and
 lost requests (never answered 200).
 
-    python benchmarks/reward_load.py [--math N] [--code N] [--clients 64] [--batch 16] [--workers 4]
+    python benchmarks/reward_load.py [--math N] [--code N] [--clients 64] [--batch 16] [--workers 4] [--rounds 3]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import random
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluators import get_verifier  # noqa: E402
+from ring_serve.reward.grading import CHUNKED  # noqa: E402
 from ring_serve.reward.launch import reward_server  # noqa: E402
 
 
@@ -117,22 +120,25 @@ async def http_phase(base_url: str, items: list[dict], clients: int, batch: int,
 
 
 async def local_phase(items: list[dict], clients: int, batch: int, workers: int, desc: str):
-    """The same batches through the same verifiers in-process: each item of a batch on a thread
-    pool of the server's grading concurrency, so only HTTP differs."""
+    """The same batches through the same verifiers in-process, dispatched as the server does
+    (math/gpqa: a batch's items in one call on a pool of the server's grading concurrency; code:
+    one call per item), so only HTTP, JSON and the service's bookkeeping differ."""
     todo = batches(items, batch)
     lat, scores = [], [None] * len(items)
     loop = asyncio.get_running_loop()
     bar = tqdm(total=len(items), desc=desc, unit="reward", leave=False)
     with ThreadPoolExecutor(workers) as ex:
-        async def grade(i, it):
-            v = await loop.run_in_executor(ex, get_verifier(it["verifier"]).grade, it["response"], it["reference"])
-            scores[i] = v.score
+        def grade(part):
+            for i, it in part:
+                scores[i] = get_verifier(it["verifier"]).grade(it["response"], it["reference"]).score
 
         async def client():
             while todo:
                 chunk = todo.pop()
+                together = [c for c in chunk if c[1]["verifier"] in CHUNKED]
+                parts = ([together] if together else []) + [[c] for c in chunk if c[1]["verifier"] not in CHUNKED]
                 t0 = time.perf_counter()
-                await asyncio.gather(*(grade(i, it) for i, it in chunk))
+                await asyncio.gather(*(loop.run_in_executor(ex, grade, part) for part in parts))
                 lat.append(time.perf_counter() - t0)
                 bar.update(len(chunk))
 
@@ -158,6 +164,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--batch", type=int, default=16, help="items per request (RL frameworks send batches)")
     ap.add_argument("--workers", type=int, default=4, help="grading concurrency (server and in-process)")
+    ap.add_argument("--rounds", type=int, default=3, help="paired in-process/HTTP rounds per mix")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -171,10 +178,19 @@ def main() -> int:
                         "--log-level", "error"]) as server:
         for name, items in mixes.items():
             asyncio.run(http_phase(server.base_url, items[: args.clients], args.clients, 1, f"{name} warm-up"))
-            local = asyncio.run(local_phase(items, args.clients, args.batch, args.workers, f"{name} in-process"))
-            remote = asyncio.run(http_phase(server.base_url, items, args.clients, args.batch, f"{name} http"))
-            agree = sum(a == b for a, b in zip(local["scores"], remote["scores"])) / len(items)
-            rows.append((name, local, remote, agree))
+            locals_, remotes = [], []
+            # rounds alternate which path goes first, so drift on a shared machine hits both alike
+            for r in range(args.rounds):
+                for path in (("local", "http") if r % 2 == 0 else ("http", "local")):
+                    if path == "local":
+                        locals_.append(asyncio.run(local_phase(items, args.clients, args.batch, args.workers,
+                                                               f"{name} in-process {r + 1}")))
+                    else:
+                        remotes.append(asyncio.run(http_phase(server.base_url, items, args.clients, args.batch,
+                                                              f"{name} http {r + 1}")))
+            agree = min(sum(a == b for a, b in zip(lo["scores"], re["scores"])) / len(items)
+                        for lo, re in zip(locals_, remotes))
+            rows.append((name, locals_, remotes, agree))
         # 4x as many clients, each with a full batch in flight: 4x the items the queue admits
         pool = mixes["math"] + mixes["code"]
         over_items = [pool[i % len(pool)] for i in range(4 * queue)]
@@ -185,13 +201,20 @@ def main() -> int:
     print(f"\nreward service load ({args.clients} clients, {args.batch} items per request, "
           f"{args.workers} grading workers; latency per request)")
     print(f"{'mix':6} {'path':11} {'rewards/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, local, remote, agree in rows:
-        for label, r in (("in-process", local), ("http", remote)):
-            print(f"{name:6} {label:11} {r['n'] / r['wall']:10.1f} {pct(r['lat'], .5) * 1e3:8.1f} "
-                  f"{pct(r['lat'], .99) * 1e3:8.1f}")
-        cost = 1 - (remote["n"] / remote["wall"]) / (local["n"] / local["wall"])
-        print(f"{name:6} HTTP cost: {cost * 100:+.1f}% of in-process rewards/s (goal <= 20%); "
-              f"same scores: {agree * 100:.1f}%; http statuses {remote['statuses']}; lost {remote['lost']}")
+    for name, locals_, remotes, agree in rows:
+        for label, runs in (("in-process", locals_), ("http", remotes)):
+            lat = [x for r in runs for x in r["lat"]]
+            rates = " ".join(f"{r['n'] / r['wall']:.0f}" for r in runs)
+            print(f"{name:6} {label:11} {statistics.median(r['n'] / r['wall'] for r in runs):10.1f} "
+                  f"{pct(lat, .5) * 1e3:8.1f} {pct(lat, .99) * 1e3:8.1f}   rounds: {rates}")
+        costs = [1 - (re["n"] / re["wall"]) / (lo["n"] / lo["wall"]) for lo, re in zip(locals_, remotes)]
+        statuses: dict = {}
+        for re in remotes:
+            for k, v in re["statuses"].items():
+                statuses[k] = statuses.get(k, 0) + v
+        print(f"{name:6} HTTP cost: {statistics.median(costs) * 100:+.1f}% of in-process rewards/s, median of "
+              f"{len(costs)} paired rounds ({' '.join(f'{c * 100:+.0f}%' for c in costs)}; goal <= 20%); "
+              f"same scores: {agree * 100:.1f}%; http statuses {statuses}; lost {sum(r['lost'] for r in remotes)}")
     st = overload["statuses"]
     n5 = sum(v for k, v in st.items() if isinstance(k, int) and k >= 500)
     print(f"4x overload ({4 * args.clients} clients, queue {queue} items): {overload['n']} items, "

@@ -7,6 +7,7 @@ that importing ``evaluators`` stays cheap.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from typing import Any, Iterable, Protocol, Sequence
@@ -43,11 +44,15 @@ def get_verifier(name: str) -> Verifier:
         raise KeyError(f"unknown verifier {name!r}; known: {', '.join(available())}") from None
 
 
+@functools.lru_cache(maxsize=None)
+def _installed(module: str) -> bool:
+    # a module search walks sys.path: once per process, not on every request's item
+    return importlib.util.find_spec(module) is not None
+
+
 def available() -> list[str]:
     names = set(_REGISTRY)
-    for name, module in _BUILTIN.items():
-        if importlib.util.find_spec(module) is not None:
-            names.add(name)
+    names.update(name for name, module in _BUILTIN.items() if _installed(module))
     return sorted(names)
 
 

@@ -12,6 +12,7 @@ from evaluators.compat.trl import reward_func
 from evaluators.compat.verl import compute_score, compute_score_batch
 from ring_serve.reward.datasource import verifier_for
 from ring_serve.reward.options import OptionError, clean_options
+from ring_serve.reward.grading import Job, grade_jobs, grade_one
 from ring_serve.reward.queue import Admission, GradingRunner, Timeout
 
 
@@ -74,6 +75,34 @@ def test_hung_call_times_out_and_frees_its_slot():
 
     asyncio.run(main())
     runner.close()
+
+
+def test_chunked_grading_keeps_order_and_matches_one_by_one():
+    """Math/GPQA items of a request are graded in chunks on the threads, code items one per call:
+    the results must be exactly the per-item grades, in request order, bad items isolated."""
+    code_ref = {"tests": [{"input": "2\n", "output": "4\n", "testtype": "stdin"}]}
+    jobs = []
+    for i in range(100):  # several chunks at 2 workers
+        jobs.append(Job("math", f"\\boxed{{{i}}}", str(i if i % 3 else i + 1), {}, f"m{i}"))
+        if i % 10 == 0:
+            jobs.append(Job("gpqa", "Answer: C", "C" if i % 20 else "not a letter", {}, f"g{i}"))
+            jobs.append(Job("code", "```python\nprint(int(input())*2)\n```", code_ref, {}, f"c{i}"))
+    runner = GradingRunner(workers=2)
+    deadline = time.monotonic() + 60
+    results = asyncio.run(grade_jobs(runner, jobs, deadline))
+    runner.close()
+    assert [r.id for r in results] == [j.id for j in jobs]
+    expected = [grade_one(j, deadline) for j in jobs]
+    assert [(r.correct, r.reason, r.error) for r in results] == [(e.correct, e.reason, e.error) for e in expected]
+    assert sum(r.correct for r in results) == 66 + 5 + 10 and sum(r.error is not None for r in results) == 5
+
+
+def test_items_past_the_deadline_time_out_without_grading():
+    runner = GradingRunner(workers=2)
+    jobs = [Job("math", "\\boxed{1}", "1", {}), Job("code", "print(1)", {"tests": []}, {})]
+    results = asyncio.run(grade_jobs(runner, jobs, time.monotonic() - 1))
+    runner.close()
+    assert [r.reason for r in results] == ["timeout", "timeout"] and not any(r.correct for r in results)
 
 
 def test_in_process_adapters_agree_with_each_other():

@@ -1,10 +1,11 @@
 """Bounded admission and deadline-limited grading off the event loop.
 
 ``Admission`` counts items admitted and not yet answered; past its size a request is refused at
-once (the route answers 429) instead of waiting. ``GradingRunner`` runs one blocking grade in a
-thread under ``asyncio.wait_for``: when the deadline passes the item is answered with
-``reason: timeout`` and its concurrency slot is freed even if the grader thread is still stuck, so
-a hung grader never holds a slot. Such threads are counted as abandoned.
+once (the route answers 429) instead of waiting. ``GradingRunner`` runs one blocking grading call
+(an item, or a chunk of fast items) in a thread under ``asyncio.wait_for``: when the deadline
+passes its items are answered with ``reason: timeout`` and its concurrency slot is freed even if
+the grader thread is still stuck, so a hung grader never holds a slot. Such threads are counted
+as abandoned.
 """
 from __future__ import annotations
 

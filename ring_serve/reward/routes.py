@@ -1,8 +1,8 @@
 """HTTP endpoints: per-verifier and mixed reward batches, OpenRLHF's /get_reward, introspection."""
 from __future__ import annotations
 
-import asyncio
 import time
+from collections import Counter
 from typing import Any, Union
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from evaluators import available, get_verifier
 from evaluators.compat.openrlhf import strip_prompt
 from ring_serve.reward.datasource import verifier_for
-from ring_serve.reward.grading import grade_item, outcome
+from ring_serve.reward.grading import Job, grade_jobs, outcome
 from ring_serve.reward.options import OPTIONS, OptionError, clean_options
 from ring_serve.reward.schemas import (GradeBatch, GradeItem, Health, MixedBatch, OpenRLHFRequest,
                                        OpenRLHFResponse, RewardResponse, VerifierInfo,
@@ -25,14 +25,9 @@ ERRORS = {404: {"description": "Unknown verifier (the message lists the known on
           429: {"description": "Queue full: retry after the Retry-After header's seconds"}}
 
 
-class Job:
-    """One item ready to grade: verifier resolved, options checked."""
-
-    __slots__ = ("verifier", "response", "reference", "options", "id")
-
-    def __init__(self, verifier, response, reference, options, item_id=None):
-        self.verifier, self.response, self.reference = verifier, response, reference
-        self.options, self.id = options, item_id
+def _json(model) -> Response:
+    # the models were built from validated values: skip FastAPI's second validation and encoding
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _known_verifier(name: str) -> str:
@@ -52,7 +47,7 @@ def _options(verifier: str, where: str, *layers: dict[str, Any] | None) -> dict[
 
 
 async def _grade_jobs(request: Request, jobs: list[Job], timeout_s: float | None):
-    """Admit the jobs (or 429), grade them concurrently, each under the deadline."""
+    """Admit the jobs (or 429), grade them concurrently under one deadline."""
     state = request.app.state.reward
     settings = state.settings
     if len(jobs) > settings.max_batch:
@@ -67,18 +62,21 @@ async def _grade_jobs(request: Request, jobs: list[Job], timeout_s: float | None
     deadline_s = min(timeout_s or settings.deadline_s, settings.max_deadline_s)
     deadline = time.monotonic() + deadline_s
     try:
-        results = await asyncio.gather(*(grade_item(state.runner, j.verifier, j.response, j.reference,
-                                                    j.options, deadline, j.id) for j in jobs))
+        results = await grade_jobs(state.runner, jobs, deadline)
     finally:
         state.admission.release(len(jobs))
         state.metrics.queue_depth.set(state.admission.depth)
         state.metrics.abandoned.set(state.runner.abandoned)
+    counts = Counter()
     for r in results:
         state.observe(r)
-        state.metrics.items.labels(r.verifier, outcome(r)).inc()
+        counts[r.verifier, outcome(r)] += 1
         state.metrics.grade_seconds.labels(r.verifier).observe(r.elapsed_s)
-        if r.reason == "timeout":
-            state.metrics.timeouts.labels(r.verifier).inc()
+    # one counter update per (verifier, outcome) rather than per item
+    for (verifier, result), n in counts.items():
+        state.metrics.items.labels(verifier, result).inc(n)
+        if result == "timeout":
+            state.metrics.timeouts.labels(verifier).inc(n)
     return results
 
 
@@ -97,7 +95,7 @@ async def reward_one_verifier(verifier: str, body: Union[GradeItem, GradeBatch],
     results = await _grade_jobs(request, jobs, None if single else body.timeout_s)
     if single and results[0].error:
         raise HTTPException(422, f"invalid item for verifier {name!r}: {results[0].error}")
-    return RewardResponse(results=results, elapsed_s=time.monotonic() - start)
+    return _json(RewardResponse(results=results, elapsed_s=time.monotonic() - start))
 
 
 @router.post("/v1/reward", response_model=RewardResponse, responses=ERRORS,
@@ -118,7 +116,7 @@ async def reward_mixed(body: MixedBatch, request: Request):
         jobs.append(Job(name, it.response, it.reference, _options(name, f"items[{i}].options", it.options),
                         it.id))
     results = await _grade_jobs(request, jobs, body.timeout_s)
-    return RewardResponse(results=results, elapsed_s=time.monotonic() - start)
+    return _json(RewardResponse(results=results, elapsed_s=time.monotonic() - start))
 
 
 @router.post("/get_reward", response_model=OpenRLHFResponse, responses=ERRORS,
@@ -148,10 +146,10 @@ async def openrlhf_reward(body: OpenRLHFRequest, request: Request,
         jobs.append(Job(name, strip_prompt(body.query[i], prompt), body.labels[i], {}))
     results = await _grade_jobs(request, jobs, None)
     rewards = [r.score for r in results]
-    return OpenRLHFResponse(rewards=rewards, scores=rewards,
+    return _json(OpenRLHFResponse(rewards=rewards, scores=rewards,
                             extra_logs={"correct": [float(r.correct) for r in results],
                                         "timeout": [float(r.reason == "timeout") for r in results],
-                                        "error": [float(r.error is not None) for r in results]})
+                                        "error": [float(r.error is not None) for r in results]}))
 
 
 @router.get("/v1/verifiers", response_model=VerifiersResponse, summary="Verifier names, versions, options")
