@@ -29,7 +29,8 @@ def train_sft(model: Path = typer.Option(None, help="Checkpoint dir (default: th
               seed: int = typer.Option(0, help="Seed for data, init order and sampling."),
               eval_every: int = typer.Option(100, help="Checkpoint + evaluate every N steps."),
               max_operand: int = typer.Option(20, help="Largest operand in the synthetic tasks."),
-              kinds: str = typer.Option("add", help="Task kinds, comma-separated: add,chain,program."),
+              kinds: str = typer.Option("add", help="Task kinds, comma-separated: "
+                                                    "add,chain,multi,program,code,science."),
               n_val: int = typer.Option(48, help="Held-out validation tasks.")) -> None:
     """Distillation SFT on synthetic <think> traces; saves checkpoints with entropy and val accuracy."""
     from trainer.cli import sft
@@ -65,12 +66,33 @@ def train_rl(policy: Path = typer.Argument(..., help="Starting checkpoint (e.g. 
              resume: bool = typer.Option(False, help="Continue from the newest checkpoint in --out."),
              sampler: str = typer.Option("vllm", help="'vllm' (in-process engine) or 'torch'."),
              max_operand: int = typer.Option(20, help="Largest operand in the synthetic tasks."),
-             max_new_tokens: int = typer.Option(40, help="Rollout length limit.")) -> None:
+             max_new_tokens: int = typer.Option(None, help="Rollout length limit "
+                                                           "(default: 40 math, 64 code-science)."),
+             reward_url: str = typer.Option(None, help="Grade with `ring reward serve` at this URL "
+                                                       "(key from $RING_API_KEY); default: in-process.")) -> None:
     """RL with C3PO: vLLM rollouts, verifier rewards, in-place weight sync, metrics in the results DB."""
     from trainer.cli import rl
 
     raise typer.Exit(rl(policy, out, stage, steps, prompts_per_step, group_size, mode, budget, defer, lr, seed,
-                        save_every, resume, sampler, max_operand, max_new_tokens))
+                        save_every, resume, sampler, max_operand, max_new_tokens, reward_url))
+
+
+@train_app.command("eval")
+def train_eval(checkpoints: list[Path] = typer.Argument(..., help="Checkpoint dirs (the SFT pick, an RL step...)."),
+               kinds: str = typer.Option("add", help="Held-out task kinds, comma-separated (math kinds)."),
+               max_operand: int = typer.Option(20, help="Largest operand (as in training)."),
+               seed: int = typer.Option(0, help="Data seed of the SFT/RL runs (picks the held-out suite)."),
+               n_val: int = typer.Option(48, help="Held-out problems to draw (> 48: more, minus training questions)."),
+               k: int = typer.Option(1, help="Samples per problem."),
+               temperature: float = typer.Option(0.0, help="0: greedy."),
+               top_p: float = typer.Option(1.0, help="Top-p."),
+               max_tokens: int = typer.Option(None, help="Max new tokens per sample (default: fits the kinds' traces)."),
+               sample_seed: int = typer.Option(0, help="Base sampling seed sent to the server.")) -> None:
+    """Serve each checkpoint with vLLM and score it on the held-out synthetic suite with `ring eval`."""
+    from trainer.cli import served_eval
+
+    raise typer.Exit(served_eval(checkpoints, kinds, max_operand, seed, n_val, k, temperature, top_p, max_tokens,
+                                 sample_seed))
 
 
 @model_app.command("tiny")
@@ -144,7 +166,8 @@ def demo(prompt: str = typer.Option("What is 17 + 25? Put the final answer in \\
 def eval_cmd(endpoint: str = typer.Option(..., help="OpenAI-compatible base URL, e.g. http://host:8000/v1."),
              model: str = typer.Option(..., help="Model name the endpoint serves (also the name stored)."),
              suite: str = typer.Option("aime24,aime25,math500", help="Comma-separated: aime24, aime25, math500, "
-                                       "gpqa_diamond, livecodebench, synthetic[:n=8:difficulty=2:kinds=arith:target=42]."),
+                                       "gpqa_diamond, livecodebench, synthetic[:n=8:difficulty=2:kinds=arith:target=42], "
+                                       "jsonl:PATH (your math problems: id, problem, answer per line)."),
              k: int = typer.Option(16, help="Samples per problem."),
              concurrency: int = typer.Option(32, help="Requests in flight at most."),
              temperature: float = typer.Option(1.0, help="Sampling temperature (paper: 1.0)."),

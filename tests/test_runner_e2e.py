@@ -157,3 +157,24 @@ def test_lm_eval_harness_results_are_stored(scripted_server, tmp_path):
     with pytest.raises(LmEvalError, match="no lm-eval tasks"):
         run_lm_eval(endpoint=scripted_server.v1, model=scripted_server.model, tasks=[" "],
                     db_url=f"sqlite:///{db}")
+
+
+def test_own_jsonl_suite_with_raw_question_prompt(scripted_server, tmp_path):
+    """`--suite jsonl:PATH` with a `{problem}` template (how `ring train eval` scores checkpoints)."""
+    import json
+
+    path = tmp_path / "mine.jsonl"
+    rows = [{"id": f"q{i}", "problem": f"What is {i} + {42 - i}?", "answer": str(42 if i % 2 else 41)}
+            for i in range(6)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    template = tmp_path / "raw.txt"
+    template.write_text("{problem}")
+    db = tmp_path / "r.db"
+    (run,) = run_eval(config(scripted_server, db, [f"jsonl:{path}"], k=1, prompt_overrides=[f"math={template}"]))
+    assert run.status == "done" and run.dataset.name == "mine"
+    assert [p.prompt for p in run.dataset.problems] == [r["problem"] for r in rows]
+    assert run.metrics["avg@1"] == pytest.approx(0.5)
+    stored = dict(db_rows(db, "select problem_id, correct from samples"))
+    assert stored == {f"q{i}": i % 2 for i in range(6)}
+    with pytest.raises(EvalError, match="not found"):
+        run_eval(config(scripted_server, db, [f"jsonl:{tmp_path / 'missing.jsonl'}"]))

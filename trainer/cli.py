@@ -1,4 +1,4 @@
-"""Implementations behind `ring train sft|select|rl` (the Typer wrappers live in ring_serve/cli.py)."""
+"""Implementations behind `ring train sft|select|rl|eval` (the Typer wrappers live in ring_serve/cli.py)."""
 from __future__ import annotations
 
 import json
@@ -54,7 +54,7 @@ def select(checkpoints: Path, lo: float, hi: float, by: str, as_json: bool) -> i
 
 def rl(policy: Path, out: Path | None, stage: str, steps: int, prompts_per_step: int, group_size: int,
        mode: str, budget: int, defer: bool, lr: float, seed: int, save_every: int, resume: bool, sampler: str,
-       max_operand: int, max_new_tokens: int) -> int:
+       max_operand: int, max_new_tokens: int | None, reward_url: str | None = None) -> int:
     from ring_serve.config import ring_home
     from trainer.rl import RLConfig, run_rl
 
@@ -66,7 +66,7 @@ def rl(policy: Path, out: Path | None, stage: str, steps: int, prompts_per_step:
         cfg = RLConfig(policy_dir=str(policy), out_dir=str(out), stage=stage, steps=steps,
                        prompts_per_step=prompts_per_step, group_size=group_size, mode=mode, budget=budget,
                        defer=defer, lr=lr, seed=seed, save_every=save_every, resume=resume, sampler=sampler,
-                       max_operand=max_operand, max_new_tokens=max_new_tokens)
+                       max_operand=max_operand, max_new_tokens=max_new_tokens, reward_url=reward_url)
         hist = run_rl(cfg)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -76,4 +76,25 @@ def rl(policy: Path, out: Path | None, stage: str, steps: int, prompts_per_step:
         syncs = [h["weight_sync_s"] for h in hist if h["updated"]]
         typer.echo(f"{len(hist)} steps; last reward {last['reward_mean']:.3f}; mean weight sync "
                    f"{(sum(syncs) / len(syncs)) if syncs else 0.0:.3f}s; checkpoints in {out}")
+    return 0
+
+
+def served_eval(checkpoints: list[Path], kinds: str, max_operand: int, seed: int, n_val: int, k: int,
+                temperature: float, top_p: float, max_tokens: int | None, sample_seed: int) -> int:
+    from evaluators.runner.run import EvalError
+    from ring_serve.config import ring_home
+    from ring_serve.server import ServerError
+    from trainer.served_eval import evaluate_served
+
+    try:
+        scores = evaluate_served(list(checkpoints), ring_home() / "train" / "heldout", seed=seed,
+                                 kinds=tuple(x.strip() for x in kinds.split(",") if x.strip()),
+                                 max_operand=max_operand, n_val=n_val, k=k, temperature=temperature, top_p=top_p,
+                                 max_tokens=max_tokens, sample_seed=sample_seed)
+    except (ValueError, EvalError, ServerError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    for s in scores:
+        typer.echo(f"{s.model}: avg@{k} {s.avg:.3f}  95% CI [{s.ci95[0]:.3f}, {s.ci95[1]:.3f}]  "
+                   f"problems {s.problems}  samples {s.samples}  run {s.run_id}")
     return 0

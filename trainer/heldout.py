@@ -16,7 +16,7 @@ import argparse
 import torch
 
 from trainer.batching import load_tokenizer
-from trainer.data import split
+from trainer.data import response_tokens, split
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.sft import evaluate
 
@@ -34,14 +34,15 @@ def heldout_tasks(seed: int, kinds: tuple[str, ...], max_operand: int, n_val: in
 
 
 def heldout_metrics(model_dir: str, seed: int = 0, kinds: tuple[str, ...] = ("add",), max_operand: int = 20,
-                    n_val: int = 48, max_new_tokens: int = 40, temperature: float = 0.0,
+                    n_val: int = 48, max_new_tokens: int | None = None, temperature: float = 0.0,
                     samples: int = 1, n_train: int = 360, train_n_val: int = 48,
                     eval_seed: int | None = None) -> dict[str, float]:
     torch.set_num_threads(1)
     val = heldout_tasks(seed, kinds, max_operand, n_val, n_train, train_n_val)
     model = BailingMoeForCausalLM.from_pretrained(model_dir)
-    m = evaluate(model, load_tokenizer(model_dir), val, max_new_tokens=max_new_tokens,
-                 temperature=temperature, samples=samples, seed=seed if eval_seed is None else eval_seed)
+    m = evaluate(model, load_tokenizer(model_dir), val,
+                 max_new_tokens=max_new_tokens or response_tokens(kinds), temperature=temperature,
+                 samples=samples, seed=seed if eval_seed is None else eval_seed)
     return {**m, "n_problems": float(len(val))}
 
 

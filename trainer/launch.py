@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--resume", action="store_true")
     r.add_argument("--sampler", default="torch", choices=["torch", "vllm"])
     r.add_argument("--max-operand", type=int, default=20)
-    r.add_argument("--max-new-tokens", type=int, default=40)
+    r.add_argument("--max-new-tokens", type=int, default=None, help="default: 40 math, 64 code-science")
+    r.add_argument("--reward-url", default=None, help="`ring reward serve` URL (key from $RING_API_KEY)")
     r.add_argument("--no-db", action="store_true")
 
     s = sub.add_parser("sft", help="distillation SFT (trainer.sft.run_sft)")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                            prompts_per_step=a.prompts_per_step, group_size=a.group_size, mode=a.mode,
                            budget=a.budget, defer=a.defer, lr=a.lr, seed=a.seed, save_every=a.save_every,
                            resume=a.resume, sampler=a.sampler, max_operand=a.max_operand,
-                           max_new_tokens=a.max_new_tokens, log_db=not a.no_db)
+                           max_new_tokens=a.max_new_tokens, reward_url=a.reward_url, log_db=not a.no_db)
             hist = run_rl(cfg)
             if dist.is_main() and hist:
                 print(json.dumps(hist[-1]))

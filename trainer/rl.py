@@ -2,7 +2,9 @@
 
 One step:
   1. draw ``prompts_per_step`` prompts of the stage's tasks, sample ``group_size`` responses each;
-  2. reward R = 1 if the math verifier accepts the final answer, else 0 (no format reward);
+  2. reward R = 1 if the task's verifier accepts the response, else 0 (no format reward):
+     math for arithmetic, the sandboxed code verifier (all tests pass) for code, gpqa for
+     science; in-process, or by the reward service at ``reward_url`` (``trainer.rewards``);
   3. group-normalised advantages (``trainer.advantages``);
   4. C3PO: take responses greedily until the token budget Phi is reached (``trainer.budget``);
      left-overs are dropped, or deferred to the next step with ``defer=True``; GRPO: take all;
@@ -16,8 +18,8 @@ recomputed when they were sampled, and the decoupled objective weights them by p
 Metrics go to the results DB per step; checkpoints (weights + optimizer + step + RNG + deferred
 queue) every ``save_every`` steps, and ``resume=True`` continues from the newest one.
 
-Stages: ``math`` trains on arithmetic chains; ``code-science`` on small programs whose printed
-value is graded (science questions are not generated yet).
+Stages: ``math`` trains on arithmetic chains; ``code-science`` on stdin -> stdout programs graded
+by hidden tests in the sandbox, mixed with GPQA-style multiple-choice science questions.
 
 Data parallel (``trainer.distributed``, ``torchrun -m trainer.launch rl ...``): ``prompts_per_step``
 is the global number of prompts; every rank draws the same prompts and keeps its contiguous share
@@ -43,13 +45,14 @@ from trainer.advantages import group_advantages
 from trainer.batching import load_tokenizer, pad_batch
 from trainer import distributed as dist
 from trainer.budget import select_by_budget
-from trainer.data import chat_prompt, split
+from trainer.data import chat_prompt, response_tokens, split
 from trainer.losses import LossConfig, policy_loss, shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
+from trainer.rewards import Rewarder
 from trainer import tracking
 
-STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("program",)}
+STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("code", "science")}
 
 
 @dataclass
@@ -62,7 +65,7 @@ class RLConfig:
     steps: int = 100
     prompts_per_step: int = 8
     group_size: int = 8
-    max_new_tokens: int = 40
+    max_new_tokens: int | None = None  # None: long enough for the stage's traces (40 math, 64 code)
     temperature: float = 1.0
     lr: float = 5e-5
     mode: str = "c3po"
@@ -82,10 +85,16 @@ class RLConfig:
     # Set it to vary the RL seed (sampling, prompt order) without moving the held-out suite.
     log_db: bool = True
     threads: int = 1
+    # grade with `ring reward serve` at this URL (key from $RING_API_KEY) instead of in-process
+    reward_url: str | None = None
+    kinds: tuple[str, ...] | None = None  # task kinds; None: the stage's (STAGE_KINDS)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGE_KINDS:
             raise ValueError(f"unknown stage {self.stage!r}; expected one of {sorted(STAGE_KINDS)}")
+        self.kinds = tuple(self.kinds) if self.kinds else STAGE_KINDS[self.stage]
+        if self.max_new_tokens is None:
+            self.max_new_tokens = response_tokens(self.kinds)
         if self.sampler not in ("vllm", "torch"):
             raise ValueError("sampler must be 'vllm' or 'torch'")
         if self.steps < 1 or self.prompts_per_step < 1 or self.group_size < 2:
@@ -198,13 +207,11 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         elif rank:
             deferred = []
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-    train, _ = split(cfg.n_train, cfg.n_val, data_seed, STAGE_KINDS[cfg.stage], cfg.max_operand)
+    train, _ = split(cfg.n_train, cfg.n_val, data_seed, cfg.kinds, cfg.max_operand)
     prompt_ids = [tok.encode(chat_prompt(t.question)) for t in train]
     sampler = _make_sampler(cfg, model, tok, resume_from or start_dir)
     ddp_model = dist.wrap(model)  # the model itself with one process
-    from evaluators import get_verifier
-
-    verifier = get_verifier("math")
+    rewarder = Rewarder(cfg.reward_url)
     run_id = None
     if cfg.log_db and dist.is_main():
         run_id = tracking.start_run(f"rl-{cfg.stage}-{Path(cfg.out_dir).name}", cfg.mode, asdict(cfg))
@@ -220,7 +227,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         t_roll = time.perf_counter() - t0
         tasks = [train[i] for i in idx for _ in range(cfg.group_size)]
         texts = [tok.decode([t for t in r.response if t != tok.eos_id]) for r in rolls]
-        rewards = [float(v.correct) for v in verifier.grade_batch(list(zip(texts, [t.answer for t in tasks])))]
+        rewards = rewarder(texts, tasks)
         adv = group_advantages(rewards, cfg.group_size)
         # behaviour log-probs of the fresh samples: the current weights, which sampled them
         fresh_batch = pad_batch([r.prompt for r in rolls], [r.response for r in rolls], tok.pad_id)
@@ -286,6 +293,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
             dist.barrier()
     tracking.finish(run_id)
     sampler.close()
+    rewarder.close()
     return history
 
 

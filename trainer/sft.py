@@ -6,7 +6,8 @@ checkpoint selection needs (``trainer.select``):
 
 - ``entropy``: the mean next-token entropy of the model on the held-out traces' response tokens
   (teacher forced), which the Ring-lite paper calls the "entropy loss";
-- ``val_acc``: greedy accuracy on the held-out prompts, graded by the math verifier.
+- ``val_acc``: greedy accuracy on the held-out prompts, each graded by its task's verifier
+  (math, gpqa, or the sandboxed code verifier; ``trainer.rewards``).
 
 Data parallel (``torchrun -m trainer.launch sft ...``, ``trainer.distributed``): ``batch_size`` is
 global; every rank draws the same rows and trains on its contiguous share through DDP (the
@@ -26,11 +27,12 @@ from tqdm import tqdm
 
 from trainer import distributed as dist
 from trainer.batching import TokenizerInfo, load_tokenizer, pad_batch
-from trainer.data import Task, chat_prompt, split
+from trainer.data import Task, chat_prompt, response_tokens, split
 from trainer.generate import generate
 from trainer.losses import shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
+from trainer.rewards import rewards
 from trainer import tracking
 
 
@@ -48,7 +50,7 @@ class SFTConfig:
     n_val: int = 48
     max_operand: int = 20
     kinds: tuple[str, ...] = ("add",)
-    max_new_tokens: int = 40
+    max_new_tokens: int | None = None  # None: long enough for the kinds' traces (40, code 64)
     log_db: bool = True
     threads: int = 1  # torch intra-op threads; >1 on a busy small CPU box makes OpenMP spin (10-30x slower)
     extra: dict = field(default_factory=dict)
@@ -59,6 +61,8 @@ class SFTConfig:
         if self.lr <= 0:
             raise ValueError("lr must be positive")
         self.kinds = tuple(self.kinds)
+        if self.max_new_tokens is None:
+            self.max_new_tokens = response_tokens(self.kinds)
 
 
 def encode_tasks(tok: TokenizerInfo, tasks: list[Task]) -> tuple[list[list[int]], list[list[int]]]:
@@ -75,8 +79,6 @@ def evaluate(model: BailingMoeForCausalLM, tok: TokenizerInfo, tasks: list[Task]
     else the mean over ``samples`` samples per prompt at ``temperature``."""
     gen = torch.Generator().manual_seed(seed)
     samples = samples if temperature > 0 else 1
-    from evaluators import get_verifier
-
     model.eval()
     ent_sum = nll_sum = n_tok = 0.0
     texts: list[str] = []
@@ -92,11 +94,9 @@ def evaluate(model: BailingMoeForCausalLM, tok: TokenizerInfo, tasks: list[Task]
         outs = generate(model, [p for p in prompts for _ in range(samples)], max_new_tokens=max_new_tokens,
                         eos_id=tok.eos_id, pad_id=tok.pad_id, temperature=temperature, generator=gen)
         texts += [tok.decode(o) for o in outs]
-    refs = [task.answer for task in tasks for _ in range(samples)]
-    verdicts = get_verifier("math").grade_batch(list(zip(texts, refs)))
+    correct = rewards(texts, [task for task in tasks for _ in range(samples)])
     model.train()
-    return {"entropy": ent_sum / n_tok, "val_loss": nll_sum / n_tok,
-            "val_acc": sum(v.correct for v in verdicts) / len(verdicts)}
+    return {"entropy": ent_sum / n_tok, "val_loss": nll_sum / n_tok, "val_acc": sum(correct) / len(correct)}
 
 
 def sft_step_loss(model: BailingMoeForCausalLM, batch) -> tuple[torch.Tensor, float]:

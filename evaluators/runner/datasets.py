@@ -19,7 +19,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 LOADER_VERSION = "1"
 
 SHIPPED = {"aime24": "aime_2024.jsonl", "aime25": "aime_2025.jsonl", "math500": "math500.jsonl"}
-SUITES = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "synthetic")
+SUITES = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "synthetic", "jsonl:PATH")
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,10 @@ def load_suite(name: str, *, gpqa_csv: str | None = None, lcb_jsonl: str | None 
         ds = load_livecodebench(lcb_jsonl, since=since, until=until, overrides=overrides)
     elif base == "synthetic":
         ds = load_synthetic(name, overrides=overrides)
+    elif base == "jsonl":
+        # your own math problems, one {"id", "problem", "answer"} object per line
+        path = Path(name.partition(":")[2]).expanduser()
+        ds = load_math(path.stem, path, overrides=overrides)
     else:
         raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
     if limit is not None:
