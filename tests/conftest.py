@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,19 @@ def stop(proc: subprocess.Popen) -> None:
     for p in alive:
         p.kill()
     assert not alive, f"`ring serve` left engine processes behind: {[p.pid for p in alive]}"
+
+
+@contextmanager
+def scratch_ring_home(tmp_path_factory):
+    """A fresh RING_HOME (its own SQLite DB) for a module's tests; yields (home, monkeypatch)."""
+    home = tmp_path_factory.mktemp("ring_home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RING_HOME", str(home))
+    mp.delenv("RING_DB_URL", raising=False)
+    try:
+        yield home, mp
+    finally:
+        mp.undo()
 
 
 @pytest.fixture(scope="session")

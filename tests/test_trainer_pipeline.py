@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ring_serve.tiny_model import build_tiny_model
+from tests.conftest import scratch_ring_home
 from trainer.batching import load_tokenizer, pad_batch
 from trainer.data import KINDS, VERIFIERS, chat_prompt, make_tasks, split
 from trainer.select import load_checkpoints, select_checkpoint
@@ -22,13 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ring_home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RING_HOME", str(home))
-    mp.delenv("RING_DB_URL", raising=False)
-    model = build_tiny_model(home / "tiny", seed=0)
-    yield home, model
-    mp.undo()
+    with scratch_ring_home(tmp_path_factory) as (home, _):
+        yield home, build_tiny_model(home / "tiny", seed=0)
 
 
 def test_synthetic_tasks_are_disjoint_and_gradable(env):

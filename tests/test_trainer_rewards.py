@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from ring_serve.cli import app
 from ring_serve.reward.launch import reward_server
 from ring_serve.tiny_model import build_tiny_model
+from tests.conftest import scratch_ring_home
 from tests.test_trainer_tasks import wrong_answer
 from trainer.data import KINDS, make_tasks, split
-from trainer.rewards import Rewarder
+from trainer.rewards import rewards
 
 KEY = "trainer-reward-key"
 SCRIPT = "answer: A"  # distinct tokens, as a scripted model needs
@@ -27,14 +28,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """A keyed reward server, its key in $RING_API_KEY (where the trainer reads it), a scratch RING_HOME."""
-    home = tmp_path_factory.mktemp("ring_home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RING_HOME", str(home))
-    mp.delenv("RING_DB_URL", raising=False)
-    with reward_server(["--workers", "2"], api_key=KEY) as server:
+    with scratch_ring_home(tmp_path_factory) as (home, mp), \
+            reward_server(["--workers", "2"], api_key=KEY) as server:
         mp.setenv("RING_API_KEY", KEY)
         yield home, server
-    mp.undo()
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +56,10 @@ def test_rewards_in_process_and_served_agree(env):
     _, server = env
     texts, tasks, expected = _mixed_batch()
     assert {t.verifier for t in tasks} == {"math", "code", "gpqa"}
-    with Rewarder() as local, Rewarder(server.base_url) as remote:
-        assert local(texts, tasks) == expected
-        assert remote(texts, tasks) == expected
+    assert rewards(texts, tasks) == expected
+    assert rewards(texts, tasks, server.base_url) == expected
     with pytest.raises(ValueError):
-        Rewarder()(texts[:2], tasks[:1])
+        rewards(texts[:2], tasks[:1])
 
 
 def test_served_rewards_need_the_key(env, monkeypatch):
@@ -71,8 +67,8 @@ def test_served_rewards_need_the_key(env, monkeypatch):
 
     _, server = env
     monkeypatch.delenv("RING_API_KEY")
-    with Rewarder(server.base_url) as r, pytest.raises(RewardServiceError, match="401"):
-        r(["Answer: A"], make_tasks(1, 0, kinds=("science",)))
+    with pytest.raises(RewardServiceError, match="401"):
+        rewards(["Answer: A"], make_tasks(1, 0, kinds=("science",)), server.base_url)
 
 
 def test_traces_fit_the_tokenizer_and_the_generation_limit(tiny):

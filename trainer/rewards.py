@@ -4,7 +4,7 @@ Both paths are ``evaluators.compat.grade_items``, the one the verl/TRL/OpenRLHF 
 in-process it groups the batch by verifier (math, code in the sandbox, gpqa); with a URL the
 mixed batch goes to the reward service, which runs the same verifiers, so rewards are identical.
 The service key comes from $RING_API_KEY, never from the run config (which is written to the
-checkpoints and the results DB).
+checkpoints and the results DB); remote clients are pooled per (url, key) by ``evaluators.compat``.
 """
 from __future__ import annotations
 
@@ -14,28 +14,9 @@ from evaluators.compat import grade_items
 from trainer.data import Task
 
 
-class Rewarder:
-    """``rewarder(texts, tasks)`` -> one reward in {0.0, 1.0} per (response text, task)."""
-
-    def __init__(self, url: str | None = None):
-        self.url = url or None
-
-    def __call__(self, texts: Sequence[str], tasks: Sequence[Task]) -> list[float]:
-        if len(texts) != len(tasks):
-            raise ValueError(f"{len(texts)} responses for {len(tasks)} tasks")
-        items = [{"verifier": t.verifier, "response": r, "reference": t.reference} for r, t in zip(texts, tasks)]
-        return [float(bool(res["correct"])) for res in grade_items(items, url=self.url)]
-
-    def close(self) -> None:
-        """Nothing to release: remote clients are pooled per (url, key) by ``evaluators.compat``."""
-
-    def __enter__(self) -> "Rewarder":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def rewards(texts: Sequence[str], tasks: Sequence[Task], url: str | None = None) -> list[float]:
-    """One-shot form of :class:`Rewarder`."""
-    return Rewarder(url)(texts, tasks)
+    """One reward in {0.0, 1.0} per (response text, task); graded by ``url``'s service if given."""
+    if len(texts) != len(tasks):
+        raise ValueError(f"{len(texts)} responses for {len(tasks)} tasks")
+    items = [{"verifier": t.verifier, "response": r, "reference": t.reference} for r, t in zip(texts, tasks)]
+    return [float(bool(res["correct"])) for res in grade_items(items, url=url or None)]

@@ -49,7 +49,7 @@ from trainer.data import chat_prompt, response_tokens, split
 from trainer.losses import LossConfig, policy_loss, shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
-from trainer.rewards import Rewarder
+from trainer.rewards import rewards as grade_rewards
 from trainer import tracking
 
 STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("code", "science")}
@@ -211,7 +211,6 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
     prompt_ids = [tok.encode(chat_prompt(t.question)) for t in train]
     sampler = _make_sampler(cfg, model, tok, resume_from or start_dir)
     ddp_model = dist.wrap(model)  # the model itself with one process
-    rewarder = Rewarder(cfg.reward_url)
     run_id = None
     if cfg.log_db and dist.is_main():
         run_id = tracking.start_run(f"rl-{cfg.stage}-{Path(cfg.out_dir).name}", cfg.mode, asdict(cfg))
@@ -227,7 +226,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         t_roll = time.perf_counter() - t0
         tasks = [train[i] for i in idx for _ in range(cfg.group_size)]
         texts = [tok.decode([t for t in r.response if t != tok.eos_id]) for r in rolls]
-        rewards = rewarder(texts, tasks)
+        rewards = grade_rewards(texts, tasks, cfg.reward_url)
         adv = group_advantages(rewards, cfg.group_size)
         # behaviour log-probs of the fresh samples: the current weights, which sampled them
         fresh_batch = pad_batch([r.prompt for r in rolls], [r.response for r in rolls], tok.pad_id)
@@ -293,7 +292,6 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
             dist.barrier()
     tracking.finish(run_id)
     sampler.close()
-    rewarder.close()
     return history
 
 
