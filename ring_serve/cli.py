@@ -69,12 +69,14 @@ def train_rl(policy: Path = typer.Argument(..., help="Starting checkpoint (e.g. 
              max_new_tokens: int = typer.Option(None, help="Rollout length limit "
                                                            "(default: 40 math, 64 code-science)."),
              reward_url: str = typer.Option(None, help="Grade with `ring reward serve` at this URL "
-                                                       "(key from $RING_API_KEY); default: in-process.")) -> None:
+                                                       "(key from $RING_API_KEY); default: in-process."),
+             micro_tokens: int = typer.Option(4096, help="Tokens per packed micro-batch of the update "
+                                                         "(bounds its memory; gradients accumulate).")) -> None:
     """RL with C3PO: vLLM rollouts, verifier rewards, in-place weight sync, metrics in the results DB."""
     from trainer.cli import rl
 
     raise typer.Exit(rl(policy, out, stage, steps, prompts_per_step, group_size, mode, budget, defer, lr, seed,
-                        save_every, resume, sampler, max_operand, max_new_tokens, reward_url))
+                        save_every, resume, sampler, max_operand, max_new_tokens, reward_url, micro_tokens))
 
 
 @train_app.command("eval")

@@ -3,7 +3,8 @@
 Both runs take the same fixed, seeded global batch (token ids, masks, advantages, behaviour
 log-probs; ``trainer.launch.check_step``); the 2-rank run shards it by rank with Phi per rank,
 the 1-process run uses 2 * Phi on the whole batch, so the rank-averaged loss and the updated
-weights must agree. Without the MoE aux losses they agree to float rounding; with them (computed
+weights must agree; also when each rank splits its share into several micro-batches (gradient
+accumulation, DDP's no_sync until the last one, different counts on the two ranks). Without the MoE aux losses they agree to float rounding; with them (computed
 per rank, load balance not additive over tokens) only weights driven by the aux loss alone can
 differ, by at most ~2 lr under AdamW's first step.
 """
@@ -32,8 +33,8 @@ def _env() -> dict:
     return env
 
 
-def _check(model: Path, out: Path, nproc: int) -> None:
-    args = ["-m", "trainer.launch", "check", str(model), "--out", str(out), "--aux", "both", "--lr", str(LR)]
+def _check(model: Path, out: Path, nproc: int, *extra: str) -> None:
+    args = ["-m", "trainer.launch", "check", str(model), "--out", str(out), "--aux", "both", "--lr", str(LR), *extra]
     if nproc == 1:
         cmd = [sys.executable, *args]
     else:
@@ -53,10 +54,13 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     model = build_tiny_model(tmp_path / "m")
     _check(model, tmp_path / "w1.json", 1)
     _check(model, tmp_path / "w2.json", 2)
+    # each rank splits its shard into several micro-batches (gradient accumulation under no_sync)
+    _check(model, tmp_path / "w2m.json", 2, "--micro-tokens", "24")
     report = {}
-    for variant in ("noaux", "aux"):
-        (r1, p1), (r2, p2) = _load(tmp_path / "w1.json", variant), _load(tmp_path / "w2.json", variant)
+    for variant, run in (("noaux", "w2"), ("aux", "w2"), ("noaux", "w2m"), ("aux", "w2m")):
+        (r1, p1), (r2, p2) = _load(tmp_path / "w1.json", variant), _load(tmp_path / f"{run}.json", variant)
         assert (r1["world_size"], r2["world_size"]) == (1, 2)
+        assert r2["micro_batches"] >= (5 if run == "w2m" else 2)
         assert r1["budget_per_rank"] == 2 * r2["budget_per_rank"]  # Phi per rank
         assert r1["tokens"] == r2["tokens"] > 0
         # the mean of the ranks' C3PO losses is the one-process loss of the whole batch
@@ -64,7 +68,7 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         assert abs(r1["loss"]) > 1e-4  # not trivially zero
         assert r2["grad_norm"] == pytest.approx(r1["grad_norm"], rel=1e-4)
         diff = max(float((p1[k] - p2[k]).abs().max()) for k in p1)
-        report[variant] = (abs(r1["loss"] - r2["loss"]), diff)
+        report[variant, run] = (abs(r1["loss"] - r2["loss"]), diff)
         if variant == "noaux":
             assert diff < 1e-5, diff
             for k, (s1, a1) in r1["checksums"].items():

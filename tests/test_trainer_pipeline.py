@@ -131,5 +131,6 @@ def test_rl_grpo_trains_on_all_and_c3po_defer_carries_leftovers(env, tmp_path):
     # 4 responses of up to 12 tokens against a budget of 10: at most 2 fit, the rest wait
     assert hist[0]["responses_in_step"] < 4 and hist[0]["deferred"] == 4 - hist[0]["responses_in_step"]
     assert hist[1]["deferred"] >= hist[0]["deferred"]  # leftovers are queued first, new ones join behind
+    assert hist[1]["deferred"] <= 4  # max_staleness 1: step 1's left-overs are not carried to step 3
     with pytest.raises(ValueError):
         RLConfig(out_dir=str(tmp_path / "x"), mode="c3po", budget=0, **common)

@@ -115,9 +115,11 @@ def test_rl_code_science_with_in_process_and_served_rewards(env, scripted, tmp_p
     # and `ring train rl --reward-url` (the real Typer app, in this process)
     r = CliRunner().invoke(app, ["train", "rl", str(scripted), "--out", str(tmp_path / "cli"), "--stage",
                                  "code-science", "--steps", "1", "--prompts-per-step", "12", "--group-size", "2",
-                                 "--sampler", "torch", "--reward-url", server.base_url])
+                                 "--sampler", "torch", "--reward-url", server.base_url, "--micro-tokens", "64"])
     assert r.exit_code == 0, r.output[-2000:]
     assert f"1 steps; last reward {local[0]['reward_mean']:.3f}" in r.output
+    r = CliRunner().invoke(app, ["train", "rl", str(scripted), "--out", str(tmp_path / "bad"), "--micro-tokens", "0"])
+    assert r.exit_code == 2 and "micro_tokens must be positive" in r.output
 
 
 def test_sft_validation_grades_each_task_with_its_verifier(tiny, scripted, tmp_path):

@@ -54,7 +54,8 @@ def select(checkpoints: Path, lo: float, hi: float, by: str, as_json: bool) -> i
 
 def rl(policy: Path, out: Path | None, stage: str, steps: int, prompts_per_step: int, group_size: int,
        mode: str, budget: int, defer: bool, lr: float, seed: int, save_every: int, resume: bool, sampler: str,
-       max_operand: int, max_new_tokens: int | None, reward_url: str | None = None) -> int:
+       max_operand: int, max_new_tokens: int | None, reward_url: str | None = None,
+       micro_tokens: int | None = None) -> int:
     from ring_serve.config import ring_home
     from trainer.rl import RLConfig, run_rl
 
@@ -66,7 +67,8 @@ def rl(policy: Path, out: Path | None, stage: str, steps: int, prompts_per_step:
         cfg = RLConfig(policy_dir=str(policy), out_dir=str(out), stage=stage, steps=steps,
                        prompts_per_step=prompts_per_step, group_size=group_size, mode=mode, budget=budget,
                        defer=defer, lr=lr, seed=seed, save_every=save_every, resume=resume, sampler=sampler,
-                       max_operand=max_operand, max_new_tokens=max_new_tokens, reward_url=reward_url)
+                       max_operand=max_operand, max_new_tokens=max_new_tokens, reward_url=reward_url,
+                       **({"micro_tokens": micro_tokens} if micro_tokens is not None else {}))
         hist = run_rl(cfg)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)

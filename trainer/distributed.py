@@ -37,6 +37,8 @@ and with ``torchrun --nproc_per_node 2`` on gloo and compares the loss and the u
 """
 from __future__ import annotations
 
+import contextlib
+
 import os
 from collections.abc import Sequence
 from datetime import timedelta
@@ -120,6 +122,14 @@ def wrap(model: torch.nn.Module, find_unused_parameters: bool = True) -> torch.n
     dev = device()
     return DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None,
                find_unused_parameters=find_unused_parameters)
+
+
+def no_sync(model: torch.nn.Module, skip: bool = True):
+    """Within it, a DDP model's backward only accumulates local gradients (no all-reduce); used
+    for all but the last micro-batch of a step. A plain model: nothing to skip."""
+    if skip and hasattr(model, "no_sync"):
+        return model.no_sync()
+    return contextlib.nullcontext()
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -23,25 +23,26 @@ from trainer import distributed as dist
 
 
 def check_step(model_dir: str, out: str, *, n_rows: int = 8, lr: float = 1e-3, seed: int = 0,
-               dtype: str = "float32", aux: bool = True) -> dict:
-    """One C3PO step on a fixed global batch of ``n_rows`` sequences, sharded over the W ranks.
+               dtype: str = "float32", aux: bool = True, micro_tokens: int | None = None) -> dict:
+    """One C3PO step on a fixed global batch of ``n_rows`` samples, sharded over the W ranks.
 
-    The global budget is Phi_global = 12 x (response tokens in the batch), so it never binds and
-    every rank trains on its whole shard; each rank uses Phi = Phi_global / W (W in 1, 2, 3, 4, 6).
-    The rank-averaged loss and the DDP-averaged gradient then equal those of one process with
-    budget Phi_global on the whole batch. Rank 0 writes ``out`` (JSON: loss, grad norm, per-
-    parameter [sum, abs-sum] after the step) and the updated parameters next to it (``.pt``).
+    Samples 2j and 2j+1 share a prompt (as a group's responses do). The global budget is
+    Phi_global = 12 x (response tokens in the batch), so it never binds and every rank trains on
+    its whole shard; each rank uses Phi = Phi_global / W (W in 1, 2, 3, 4, 6). The rank-averaged
+    loss and the DDP-averaged gradient then equal those of one process with budget Phi_global on
+    the whole batch. ``micro_tokens`` small splits each rank's update into several micro-batches
+    (gradient accumulation under DDP's ``no_sync``). Rank 0 writes ``out`` (JSON: loss, grad
+    norm, per-parameter [sum, abs-sum] after the step) and the updated parameters next to it (``.pt``).
 
-    ``aux=False`` leaves out the MoE load-balance and z-losses. They are computed per rank (see
-    ``trainer.distributed``), and the load-balance loss is not additive over tokens, so with them
-    the weights whose only gradient is the aux loss (e.g. the embedding of each sequence's last
-    token) move differently from one process; AdamW's first step is about lr * sign(g), so
-    those differences are up to ~lr, while everything else agrees to float rounding.
+    ``aux=False`` leaves out the MoE load-balance and z-losses. They are computed per rank and
+    micro-batch (see ``trainer.distributed``), and the load-balance loss is not additive over
+    tokens, so with them the weights whose only gradient is the aux loss (e.g. the embedding of
+    each sequence's last token) may differ between world sizes by about lr.
     """
-    from trainer.batching import Batch
-    from trainer.losses import LossConfig, response_mask
+    from trainer import packing
+    from trainer.losses import LossConfig
     from trainer.modeling import BailingMoeForCausalLM
-    from trainer.rl import _logprobs, policy_update
+    from trainer.rl import Sample, policy_update
 
     torch.set_num_threads(1)
     dist.init()
@@ -52,36 +53,37 @@ def check_step(model_dir: str, out: str, *, n_rows: int = 8, lr: float = 1e-3, s
     ref = BailingMoeForCausalLM.from_pretrained(model_dir, dtype=dt).eval().requires_grad_(False)
     vocab = model.config.vocab_size
 
-    # the fixed global batch: right-padded rows of random tokens, prompt then response
+    # the fixed global batch: random prompt tokens (one prompt per pair) and response tokens
     g = torch.Generator().manual_seed(1234 + seed)
-    width = 24
-    prompt_lens = torch.randint(3, 8, (n_rows,), generator=g)
-    seq_lens = torch.minimum(prompt_lens + torch.randint(4, 17, (n_rows,), generator=g), torch.tensor(width))
-    ids = torch.randint(5, vocab, (n_rows, width), generator=g)
-    att = (torch.arange(width).view(1, -1) < seq_lens.view(-1, 1)).long()
-    ids = torch.where(att.bool(), ids, torch.zeros_like(ids))
-    mask = response_mask(prompt_lens, seq_lens, width - 1)
+    prompts, responses = [], []
+    for i in range(n_rows):
+        if i % 2 == 0:
+            prompt = torch.randint(5, vocab, (int(torch.randint(3, 8, (1,), generator=g)),), generator=g).tolist()
+        prompts.append(prompt)
+        responses.append(torch.randint(5, vocab, (int(torch.randint(4, 17, (1,), generator=g)),), generator=g).tolist())
     adv = torch.randn(n_rows, generator=g, dtype=torch.float64).to(dt)
-    noise = 0.05 * torch.randn(n_rows, width - 1, generator=g, dtype=torch.float64).to(dt)
-    full = Batch(ids, att, mask)
     model.eval()  # the behaviour log-probs: initial weights on the whole batch, plus fixed noise
-    behav = (_logprobs(model, full, False)[0] + noise) * mask
+    behav = [lp + 0.05 * torch.randn(len(lp), generator=g, dtype=torch.float64).to(dt)
+             for lp in packing.response_logprobs(model, prompts, responses)]
     model.train()
+    samples = [Sample(p, r, float(a), b) for p, r, a, b in zip(prompts, responses, adv, behav)]
+    n_tokens = sum(len(r) for r in responses)
 
     # Phi per rank (paper): W ranks with Phi each == one process with W * Phi on the whole batch
-    phi_global = 12 * int(mask.sum())  # never binding: every rank trains on its whole shard
+    phi_global = 12 * n_tokens  # never binding: every rank trains on its whole shard
     phi = phi_global // world
     loss_cfg = LossConfig(mode="c3po", budget=phi)
-    sl = slice(*dist.shard_range(n_rows))
-    batch = Batch(ids[sl], att[sl], mask[sl].clone())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     ddp = dist.wrap(model)
-    loss, stats, gnorm = policy_update(ddp, ref, opt, batch, batch.loss_mask, adv[sl], behav[sl], loss_cfg,
-                                       **({} if aux else {"aux_coefs": (0.0, 0.0)}))
-    loss_mean = dist.all_reduce_mean(float(loss))
+    kw = {} if micro_tokens is None else {"micro_tokens": micro_tokens, "row_tokens": 1}
+    mine = dist.shard(samples)
+    n_micro = len(packing.plan([s.prompt for s in mine], [s.response for s in mine], **kw))
+    upd = policy_update(ddp, ref, opt, mine, loss_cfg, **kw, **({} if aux else {"aux_coefs": (0.0, 0.0)}))
+    loss_mean = dist.all_reduce_mean(upd.loss)
     params = {n: p.detach().double() for n, p in model.named_parameters()}
     result = {"world_size": world, "rank": dist.rank(), "budget_per_rank": phi, "aux": aux, "loss": loss_mean,
-              "grad_norm": gnorm, "tokens": dist.all_reduce_sum(float(batch.loss_mask.sum())),
+              "grad_norm": upd.grad_norm, "tokens": n_tokens,
+              "micro_batches": dist.all_reduce_sum(float(n_micro)),
               "checksums": {n: [float(p.sum()), float(p.abs().sum())] for n, p in params.items()}}
     if dist.is_main():
         Path(out).write_text(json.dumps(result))
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--dtype", default="float32")
     c.add_argument("--aux", default="on", choices=["on", "off", "both"],
                    help="with/without the MoE load-balance and z-losses; both: OUT-aux.json and OUT-noaux.json")
+    c.add_argument("--micro-tokens", type=int, default=None, help="small: several micro-batches per rank")
 
     r = sub.add_parser("rl", help="C3PO/GRPO RL (trainer.rl.run_rl)")
     r.add_argument("policy_dir")
@@ -146,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                     "both": [(True, out.with_name(out.stem + "-aux.json")),
                              (False, out.with_name(out.stem + "-noaux.json"))]}[a.aux]
             for aux, path in runs:
-                res = check_step(a.model_dir, str(path), n_rows=a.rows, lr=a.lr, dtype=a.dtype, aux=aux)
+                res = check_step(a.model_dir, str(path), n_rows=a.rows, lr=a.lr, dtype=a.dtype, aux=aux,
+                                 micro_tokens=a.micro_tokens)
                 if res["rank"] == 0:
-                    print(json.dumps({k: res[k] for k in ("world_size", "aux", "loss", "grad_norm", "tokens")}))
+                    print(json.dumps({k: res[k] for k in ("world_size", "aux", "loss", "grad_norm", "tokens",
+                                                            "micro_batches")}))
         elif a.cmd == "rl":
             from trainer.rl import RLConfig, run_rl
 

@@ -113,28 +113,33 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Ten
     return loss, was_clipped
 
 
-def aggregate(per_token: torch.Tensor, mask: torch.Tensor, mode: str, budget: int | None = None) -> torch.Tensor:
-    """Reduce token losses [N, T] under ``mask`` to a scalar.
+def response_weights(n_tokens: torch.Tensor, mode: str, budget: int | None = None) -> torch.Tensor:
+    """Weight w_i of each token of response i, so that L = sum_i w_i * sum_t l_{i,t}.
 
-    ``grpo``: mean over each response's tokens, then mean over responses with >= 1 token.
-    ``c3po``: sum over all masked tokens divided by ``budget`` (Phi).
-    ``token``: sum over masked tokens divided by their count (DAPO-style, for comparison).
+    ``n_tokens`` [N]: trained tokens per response. ``grpo``: 1 / (|o_i| * #responses with >= 1
+    token); ``c3po``: 1 / Phi; ``token``: 1 / (all tokens), DAPO-style, for comparison. Computed
+    once for a whole step, the weights let micro-batches add up to exactly the full-batch loss.
     """
-    mask = mask.to(per_token.dtype)
-    total = (per_token * mask).sum(-1)
+    n = n_tokens.to(torch.float64)
     if mode == "grpo":
-        n = mask.sum(-1)
         has = n > 0
-        if not has.any():
-            return per_token.sum() * 0.0
-        return (total[has] / n[has]).mean()
+        return torch.where(has, 1.0 / (n.clamp(min=1.0) * has.sum().clamp(min=1)), torch.zeros_like(n))
     if mode == "c3po":
         if not budget or budget <= 0:
             raise ValueError("c3po needs a positive token budget")
-        return total.sum() / budget
+        return torch.full_like(n, 1.0 / budget)
     if mode == "token":
-        return total.sum() / mask.sum().clamp(min=1.0)
+        return torch.full_like(n, 1.0 / float(n.sum().clamp(min=1.0)))
     raise ValueError(f"unknown loss mode {mode!r}; expected one of {MODES}")
+
+
+def aggregate(per_token: torch.Tensor, mask: torch.Tensor, mode: str, budget: int | None = None,
+              weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Reduce token losses [N, T] under ``mask`` to a scalar (``response_weights``; ``weights``
+    overrides them, e.g. with a whole step's weights when ``per_token`` is one micro-batch)."""
+    mask = mask.to(per_token.dtype)
+    w = response_weights(mask.sum(-1), mode, budget) if weights is None else weights
+    return ((per_token * mask).sum(-1) * w.to(per_token.dtype)).sum()
 
 
 @dataclass
@@ -157,18 +162,21 @@ class LossConfig:
 def policy_loss(logp: torch.Tensor, mask: torch.Tensor, adv: torch.Tensor, old_logp: torch.Tensor,
                 cfg: LossConfig, *, ref_logp: torch.Tensor | None = None,
                 entropy: torch.Tensor | None = None,
-                prox_logp: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                prox_logp: torch.Tensor | None = None,
+                weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Total policy loss (surrogate + beta KL - alpha H) and detached statistics.
 
-    All token tensors are [N, T] over shifted positions; ``mask`` selects response tokens that
-    are trained on (prompt and padding are 0; for C3PO also tokens outside the budget).
+    All token tensors are [N, T]; ``mask`` selects the response tokens that are trained on
+    (prompt and padding are 0; for C3PO with ``exact`` also the tail past the budget).
+    ``weights`` [N]: per-response token weights (``response_weights``) when this is a
+    micro-batch of a larger step; then ``loss`` and ``pg_loss`` are its share of the step's.
     """
     pg, was_clipped = clipped_surrogate(logp, old_logp, adv, eps_low=cfg.eps_low, eps_high=cfg.eps_high,
                                         prox_logp=prox_logp, behav_cap=cfg.behav_cap)
     per_token = pg
     m = mask.float()
     denom = m.sum().clamp(min=1.0)
-    stats = {"pg_loss": float(aggregate(pg.detach(), m, cfg.mode, cfg.budget)),
+    stats = {"pg_loss": float(aggregate(pg.detach(), m, cfg.mode, cfg.budget, weights)),
              "clip_frac": float((was_clipped * m).sum() / denom)}
     if ref_logp is not None and cfg.kl_beta:
         kl = kl_k3(logp, ref_logp)
@@ -178,6 +186,6 @@ def policy_loss(logp: torch.Tensor, mask: torch.Tensor, adv: torch.Tensor, old_l
         if cfg.entropy_alpha:
             per_token = per_token - cfg.entropy_alpha * entropy
         stats["entropy"] = float((entropy.detach() * m).sum() / denom)
-    loss = aggregate(per_token, m, cfg.mode, cfg.budget)
+    loss = aggregate(per_token, m, cfg.mode, cfg.budget, weights)
     stats["loss"] = float(loss.detach())
     return loss, stats

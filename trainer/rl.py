@@ -7,14 +7,20 @@ One step:
      science; in-process, or by the reward service at ``reward_url`` (``trainer.rewards``);
   3. group-normalised advantages (``trainer.advantages``);
   4. C3PO: take responses greedily until the token budget Phi is reached (``trainer.budget``);
-     left-overs are dropped, or deferred to the next step with ``defer=True``; GRPO: take all;
-  5. recompute log-probs with our torch model (proximal = current weights, no grad), the frozen
-     reference policy's log-probs, then one AdamW step on
-        L = L_policy (``trainer.losses``) + 1e-5 * L_balance + 1e-7 * L_z  (``trainer.modeling.aux_losses``);
+     left-overs are dropped, or with ``defer=True`` queued first for the next step (at most
+     ``max_staleness`` steps after they were sampled, as AReaL bounds staleness); GRPO: take all;
+  5. pack the selected samples (``trainer.packing``: each prompt once, no padding to the longest
+     response, micro-batches of ``micro_tokens``), recompute their log-probs with our torch model
+     (proximal = current weights) and the frozen reference policy's, then one AdamW step on
+        L = L_policy (``trainer.losses``) + 1e-5 * L_balance + 1e-7 * L_z  (``trainer.modeling.aux_losses``)
+     with gradients accumulated over the micro-batches;
   6. push the new weights into the sampler in place and time it.
 
-Deferred responses were sampled by an older policy: their behaviour log-probs are the ones
-recomputed when they were sampled, and the decoupled objective weights them by pi_prox/pi_behav.
+Fresh samples were drawn by the current weights, so their behaviour log-probs are the proximal
+ones of step 5. Deferred responses were sampled by an older policy: their behaviour log-probs
+are fixed when they are deferred (the sampler's own, which the step checks against our model as
+``sampler_logp_gap``; recomputed with our model if the sampler reports none), and the decoupled
+objective weights them by pi_prox/pi_behav.
 Metrics go to the results DB per step; checkpoints (weights + optimizer + step + RNG + deferred
 queue) every ``save_every`` steps, and ``resume=True`` continues from the newest one.
 
@@ -35,22 +41,22 @@ import json
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from trainer.advantages import group_advantages
-from trainer.batching import load_tokenizer, pad_batch
+from trainer.batching import load_tokenizer
 from trainer import distributed as dist
 from trainer.budget import select_by_budget
 from trainer.data import chat_prompt, response_tokens, split
-from trainer.losses import LossConfig, policy_loss, shift_for_next_token, token_entropy, token_logprobs
+from trainer.losses import LossConfig, policy_loss, response_weights
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
 from trainer.rewards import rewards as grade_rewards
-from trainer import tracking
+from trainer import packing, tracking
 
 STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("code", "science")}
 
@@ -71,6 +77,7 @@ class RLConfig:
     mode: str = "c3po"
     budget: int = 1024  # Phi: tokens per step
     defer: bool = False
+    max_staleness: int = 1  # defer: a left-over is trained at most this many steps after it was sampled
     exact: bool = False  # C3PO: train on only the first tokens of the response that crosses Phi
     kl_beta: float = 1e-3
     entropy_alpha: float = 5e-4
@@ -88,6 +95,9 @@ class RLConfig:
     # grade with `ring reward serve` at this URL (key from $RING_API_KEY) instead of in-process
     reward_url: str | None = None
     kinds: tuple[str, ...] | None = None  # task kinds; None: the stage's (STAGE_KINDS)
+    # packed update (trainer.packing): row width and tokens per micro-batch (bounds memory; raise on GPUs)
+    row_tokens: int = packing.ROW_TOKENS
+    micro_tokens: int = packing.MICRO_TOKENS
 
     def __post_init__(self) -> None:
         if self.stage not in STAGE_KINDS:
@@ -99,6 +109,10 @@ class RLConfig:
             raise ValueError("sampler must be 'vllm' or 'torch'")
         if self.steps < 1 or self.prompts_per_step < 1 or self.group_size < 2:
             raise ValueError("need steps >= 1, prompts_per_step >= 1, group_size >= 2")
+        if self.max_staleness < 1:
+            raise ValueError("max_staleness must be >= 1")
+        if self.row_tokens < 1 or self.micro_tokens < 1:
+            raise ValueError("row_tokens and micro_tokens must be positive")
         LossConfig(mode=self.mode, budget=self.budget)  # validates mode/budget
 
 
@@ -107,66 +121,104 @@ class Sample:
     prompt: list[int]
     response: list[int]
     adv: float
-    behav_logp: torch.Tensor  # [len(response)] log-probs under the policy that sampled it
+    # log-probs of the response under the policy that sampled it; None: the current weights
+    # (a fresh sample), whose log-probs the update recomputes anyway as pi_prox
+    behav_logp: torch.Tensor | None = None
+    sampler_logp: list[float] | None = None  # the sampler's own report, to check the weight sync
+    train_tokens: int | None = None  # train on the first n response tokens only (C3PO exact)
+    step: int = 0  # the RL step that sampled it
 
 
-def _logprobs(model, batch, with_grad: bool):
-    ctx = torch.enable_grad() if with_grad else torch.no_grad()
-    with ctx:
-        out = model(batch.input_ids, batch.attention_mask)
-        logits, targets = shift_for_next_token(out.logits, batch.input_ids)
-        return token_logprobs(logits, targets), logits, out.router_logits
+@dataclass
+class Update:
+    loss: float  # policy loss (without the aux losses)
+    stats: dict[str, float]
+    grad_norm: float  # before clipping
+    prox_logp: list[torch.Tensor]  # per sample: log-probs under the weights before the update
+    forward_tokens: int  # tokens through the model (each group's prompt once)
 
 
-def policy_update(model, ref, opt, batch, mask: torch.Tensor, adv: torch.Tensor, behav: torch.Tensor,
-                  loss_cfg: LossConfig, *, step: bool = True, max_grad_norm: float = 1.0,
-                  aux_coefs: tuple[float, float] = (LOAD_BALANCE_COEF, Z_LOSS_COEF)
-                  ) -> tuple[torch.Tensor, dict[str, float], float]:
-    """One C3PO/GRPO update on this rank's batch: loss, backward, clip, optimiser step.
+def policy_update(model, ref, opt, samples: list[Sample], loss_cfg: LossConfig, *, step: bool = True,
+                  max_grad_norm: float = 1.0, aux_coefs: tuple[float, float] = (LOAD_BALANCE_COEF, Z_LOSS_COEF),
+                  row_tokens: int = packing.ROW_TOKENS, micro_tokens: int = packing.MICRO_TOKENS,
+                  pad_id: int = 0) -> Update:
+    """One C3PO/GRPO update on this rank's samples: loss, backward, clip, optimiser step.
 
-    ``model`` may be DDP-wrapped (``trainer.distributed.wrap``): then ``backward`` averages the
-    gradients over ranks and every rank must call this with ``step`` equal on all of them.
-    ``mask`` [N, T-1] marks the trained response tokens, ``adv`` [N], ``behav`` [N, T-1] the
-    behaviour log-probs. The proximal policy is the current weights. Returns the (rank-local)
-    policy loss, its statistics and the gradient norm before clipping. ``aux_coefs``: the weights
-    of the MoE load-balance and router z-losses (computed on this rank's tokens only).
+    The samples are packed (``trainer.packing``: one copy of each prompt, no padding to the
+    longest response) into micro-batches of about ``micro_tokens`` tokens; the per-response
+    weights (``trainer.losses.response_weights``) are fixed for the whole step, so the gradients
+    accumulated over micro-batches are those of one big batch, and the work follows the tokens.
+    ``model`` may be DDP-wrapped (``trainer.distributed.wrap``): gradients are averaged over ranks
+    at the last micro-batch, and every rank must call this with ``step`` equal on all of them.
+    The proximal policy is the current weights. ``aux_coefs``: the weights of the MoE
+    load-balance and router z-losses (per micro-batch, weighted by its share of the tokens).
     """
     inner = dist.unwrap(model)
-    ref_logp = _logprobs(ref, batch, False)[0]
-    logp, logits, routers = _logprobs(model, batch, True)
-    prox = logp.detach()
-    loss, stats = policy_loss(logp, mask, adv, behav, loss_cfg,
-                              ref_logp=ref_logp, entropy=token_entropy(logits), prox_logp=prox)
-    att = batch.attention_mask.reshape(-1)
-    aux = (aux_coefs[0] * load_balance_loss(routers, inner.config.num_experts_per_tok, att)
-           + aux_coefs[1] * router_z_loss(routers, att))
+    mbs = packing.plan([s.prompt for s in samples], [s.response for s in samples], row_tokens=row_tokens,
+                       micro_tokens=micro_tokens, pad_id=pad_id)
+    n_train = torch.tensor([len(s.response) if s.train_tokens is None else min(s.train_tokens, len(s.response))
+                            for s in samples])
+    weights = response_weights(n_train, loss_cfg.mode, loss_cfg.budget)
+    adv = torch.tensor([s.adv for s in samples])
+    fwd_tokens = sum(mb.tokens for mb in mbs)
+    prox_out: list[torch.Tensor] = [torch.empty(0)] * len(samples)
+    loss_sum, pg_sum, mean_sums, counted = 0.0, 0.0, {}, 0.0
     opt.zero_grad(set_to_none=True)
-    (loss + aux).backward()
+    for k, mb in enumerate(mbs):
+        with dist.no_sync(model, k < len(mbs) - 1):
+            with torch.no_grad():
+                ref_logp = packing.forward(ref, mb).logp
+            out = packing.forward(model, mb, entropy=True)
+            prox = out.logp.detach()
+            mask, behav = mb.mask.clone(), prox.clone()
+            for j, i in enumerate(mb.index):
+                n = len(samples[i].response)
+                mask[j, int(n_train[i]):] = 0.0
+                if samples[i].behav_logp is not None:
+                    behav[j, :n] = samples[i].behav_logp.to(behav.dtype)
+                prox_out[i] = prox[j, :n].clone()
+            loss, st = policy_loss(out.logp, mask, adv[mb.index], behav, loss_cfg, ref_logp=ref_logp,
+                                   entropy=out.entropy, prox_logp=prox, weights=weights[mb.index])
+            real = mb.real.reshape(-1)
+            aux = (mb.tokens / fwd_tokens) * (
+                aux_coefs[0] * load_balance_loss(out.router_logits, inner.config.num_experts_per_tok, real)
+                + aux_coefs[1] * router_z_loss(out.router_logits, real))
+            (loss + aux).backward()
+        n_tok = float(mask.sum())
+        loss_sum += st["loss"]
+        pg_sum += st["pg_loss"]
+        for key in ("clip_frac", "kl", "entropy"):
+            if key in st:
+                mean_sums[key] = mean_sums.get(key, 0.0) + st[key] * n_tok
+        counted += n_tok
     gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
     if step:
         opt.step()
-    return loss.detach(), stats, gnorm
+    stats = {"loss": loss_sum, "pg_loss": pg_sum, **{k: v / max(counted, 1.0) for k, v in mean_sums.items()}}
+    return Update(loss_sum, stats, gnorm, prox_out, fwd_tokens)
 
 
-def _scatter_response(values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
-    """Place per-response vectors at the masked positions of a [N, T] tensor."""
-    full = torch.zeros_like(mask)
-    for i, v in enumerate(values):
-        full[i, mask[i].bool()] = v
-    return full
-
-
-def _gather_response(x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
-    return [x[i, mask[i].bool()].detach().clone() for i in range(x.shape[0])]
-
-
-def _sampler_gap(rolls, torch_logp: list[torch.Tensor]) -> float | None:
-    """Mean |log p_sampler - log p_torch| over response tokens: near 0 iff the weight sync works."""
-    diffs = [torch.tensor(r.logprobs) - lp for r, lp in zip(rolls, torch_logp)
-             if r.logprobs is not None and len(r.logprobs) == len(lp)]
+def _sampler_gap(samples: list[Sample], prox: list[torch.Tensor]) -> float | None:
+    """Mean |log p_sampler - log p_torch| over fresh response tokens: near 0 iff the weight sync works."""
+    diffs = [torch.tensor(s.sampler_logp) - lp for s, lp in zip(samples, prox)
+             if s.behav_logp is None and s.sampler_logp is not None and len(s.sampler_logp) == len(lp)]
     if not diffs:
         return None
     return float(torch.cat(diffs).abs().mean())
+
+
+def _behaviour_logprobs(model, samples: list[Sample]) -> None:
+    """Fix the behaviour log-probs of fresh samples that outlive this step (deferred): the
+    sampler's own when it reports them, else recomputed with the current weights."""
+    todo = [s for s in samples if s.behav_logp is None]
+    for s in todo:
+        if s.sampler_logp is not None and len(s.sampler_logp) == len(s.response):
+            s.behav_logp = torch.tensor(s.sampler_logp)
+    todo = [s for s in todo if s.behav_logp is None]
+    if todo:
+        lps = packing.response_logprobs(dist.unwrap(model), [s.prompt for s in todo], [s.response for s in todo])
+        for s, lp in zip(todo, lps):
+            s.behav_logp = lp
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
@@ -228,49 +280,46 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         texts = [tok.decode([t for t in r.response if t != tok.eos_id]) for r in rolls]
         rewards = grade_rewards(texts, tasks, cfg.reward_url)
         adv = group_advantages(rewards, cfg.group_size)
-        # behaviour log-probs of the fresh samples: the current weights, which sampled them
-        fresh_batch = pad_batch([r.prompt for r in rolls], [r.response for r in rolls], tok.pad_id)
-        fresh_logp = _gather_response(_logprobs(model, fresh_batch, False)[0], fresh_batch.loss_mask)
-        gap = _sampler_gap(rolls, fresh_logp)
-        fresh = [Sample(r.prompt, r.response, float(a), lp) for r, a, lp in zip(rolls, adv, fresh_logp)]
+        t_reward = time.perf_counter() - t0 - t_roll
         t_update = time.perf_counter()
+        fresh = [Sample(r.prompt, r.response, float(a), sampler_logp=r.logprobs, step=step)
+                 for r, a in zip(rolls, adv)]
         candidates = deferred + fresh
         if cfg.mode == "c3po":
             sel = select_by_budget([len(s.response) for s in candidates], cfg.budget, defer=cfg.defer,
                                    exact=cfg.exact)
-            chosen = [candidates[i] for i in sel.selected]
-            keep = {pos: sel.keep_tokens[i] for pos, i in enumerate(sel.selected) if i in sel.keep_tokens}
-            deferred = [candidates[i] for i in sel.left] if cfg.defer else []
+            chosen = [replace(candidates[i], train_tokens=sel.keep_tokens.get(i)) for i in sel.selected]
+            # left-overs queue for the next step (first in line), unless they would be too stale by then
+            deferred = [candidates[i] for i in sel.left
+                        if cfg.defer and step + 1 - candidates[i].step <= cfg.max_staleness]
+            _behaviour_logprobs(model, deferred)  # before the update moves the weights
         else:
-            chosen, deferred, keep = candidates, [], {}
-        batch = pad_batch([s.prompt for s in chosen], [s.response for s in chosen], tok.pad_id)
-        mask = batch.loss_mask
-        behav = _scatter_response([s.behav_logp for s in chosen], mask)
-        for pos, k in keep.items():  # exact budget: mask the crossing response's tail
-            mask[pos, mask[pos].nonzero().squeeze(-1)[k:]] = 0.0
+            chosen, deferred = candidates, []
         # no response with a non-zero advantage (on any rank): no policy signal, and Adam would turn
         # the tiny KL/entropy/aux gradients into full-size steps, so the weights stay as they are
         signal = dist.all_reduce_max(float(any(s.adv != 0.0 for s in chosen))) > 0
-        _, stats, gnorm = policy_update(ddp_model, ref, opt, batch, mask, torch.tensor([s.adv for s in chosen]),
-                                        behav, loss_cfg, step=signal)
-        if signal:
-            sync_s = sampler.push_weights(model.state_dict())
-        else:
-            sync_s = 0.0
-        update_s = time.perf_counter() - t_update - sync_s
+        upd = policy_update(ddp_model, ref, opt, chosen, loss_cfg, step=signal, row_tokens=cfg.row_tokens,
+                            micro_tokens=cfg.micro_tokens, pad_id=tok.pad_id)
+        stats, gnorm = upd.stats, upd.grad_norm
+        gap = _sampler_gap(chosen, upd.prox_logp)
+        update_s = time.perf_counter() - t_update
+        sync_s = sampler.push_weights(model.state_dict()) if signal else 0.0
         step_s = time.perf_counter() - t0
         lengths = [len(r.response) for r in rolls]
-        n_tok = int(mask.sum())
+        n_tok = sum(len(c.response) if c.train_tokens is None else c.train_tokens for c in chosen)
         metrics = {"reward_mean": statistics.fmean(rewards), "accuracy": statistics.fmean(rewards),
                    "entropy": stats["entropy"], "kl": stats.get("kl", 0.0), "grad_norm": gnorm,
                    "loss": stats["loss"], "clip_frac": stats["clip_frac"],
                    "response_len_mean": statistics.fmean(lengths), "response_len_max": max(lengths),
-                   "tokens_in_step": n_tok, "responses_in_step": len(chosen), "deferred": len(deferred),
-                   "step_time_s": step_s, "rollout_time_s": t_roll, "update_time_s": update_s, "tokens_per_s": n_tok / step_s,
+                   "tokens_in_step": n_tok, "forward_tokens": upd.forward_tokens, "responses_in_step": len(chosen),
+                   "deferred": len(deferred), "step_time_s": step_s, "rollout_time_s": t_roll,
+                   "reward_time_s": t_reward, "update_time_s": update_s, "tokens_per_s": n_tok / step_s,
                    "weight_sync_s": sync_s, "updated": float(signal)}
         if world > 1:  # means over ranks; token/response counts are global sums
-            maxes = ["response_len_max", "step_time_s", "rollout_time_s", "update_time_s", "weight_sync_s"]
-            metrics = dist.reduce_metrics(metrics, sums=["tokens_in_step", "responses_in_step", "deferred"],
+            maxes = ["response_len_max", "step_time_s", "rollout_time_s", "reward_time_s", "update_time_s",
+                     "weight_sync_s"]
+            metrics = dist.reduce_metrics(metrics, sums=["tokens_in_step", "forward_tokens", "responses_in_step",
+                                                         "deferred"],
                                           maxes=maxes)
             metrics["tokens_per_s"] = metrics["tokens_in_step"] / metrics["step_time_s"]
             n_gap = dist.all_reduce_sum(float(gap is not None))  # ranks with sampler log-probs

@@ -150,17 +150,25 @@ class BailingMoeForCausalLM(nn.Module):
         w = self.model.word_embeddings.weight if self.config.tie_word_embeddings else self.lm_head.weight
         return F.normalize(w, dim=0, p=2, eps=1e-7) if self.config.norm_head else w
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> ModelOutput:
-        """``attention_mask`` [B, T] marks real tokens (1) vs padding (0); padding may be on either side."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, *,
+                position_ids: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None) -> ModelOutput:
+        """``attention_mask`` [B, T] marks real tokens (1) vs padding (0); padding may be on either side.
+
+        Packed rows (``trainer.packing``) pass ``position_ids`` [B, T] and ``attn_mask`` [B, T, T]
+        (query, key) instead: several sequences, or one prompt shared by its responses, in a row.
+        """
         b, t = input_ids.shape
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         attention_mask = attention_mask.bool()
-        pos = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        pos = (attention_mask.long().cumsum(-1) - 1).clamp(min=0) if position_ids is None else position_ids
         freqs = pos[..., None].float() * self.inv_freq  # [B, T, rot/2]
         cos, sin = freqs.cos()[:, :, None, :], freqs.sin()[:, :, None, :]
-        causal = torch.ones(t, t, dtype=torch.bool, device=input_ids.device).tril()
-        mask = causal[None, None] & attention_mask[:, None, None, :]
+        if attn_mask is None:
+            causal = torch.ones(t, t, dtype=torch.bool, device=input_ids.device).tril()
+            mask = causal[None, None] & attention_mask[:, None, None, :]
+        else:
+            mask = attn_mask[:, None].bool()
         mask = mask | torch.eye(t, dtype=torch.bool, device=input_ids.device)  # no all-masked rows
         x = self.model.word_embeddings(input_ids)
         routers = []
