@@ -24,6 +24,9 @@ the same kinds:
     ring train sft --steps 400 --kinds add,chain,multi --max-operand 9 --out SFT
     python benchmarks/c3po_vs_grpo.py --policy SFT/step_000400 --steps 30
 
+Without ``--policy`` it runs that distillation itself first (from the embedded tiny model, a few
+minutes), so ``make bench`` needs nothing prepared.
+
 ``--log-db`` stores the four runs' per-step metrics in the results DB, where the dashboard's
 training page plots them side by side.
 """
@@ -106,9 +109,22 @@ def replay_times(policy: str, batches: dict[str, list], reps: int) -> tuple[dict
     return best, cv(noise)
 
 
+def distil(out: Path, kinds: tuple[str, ...], max_operand: int, steps: int, seed: int) -> str:
+    """The starting policy: SFT of the embedded tiny model on the same task kinds."""
+    from ring_serve.config import ensure_tiny_model
+    from trainer.sft import SFTConfig, run_sft
+
+    cfg = SFTConfig(model_dir=str(ensure_tiny_model()), out_dir=str(out), steps=steps, eval_every=steps,
+                    kinds=kinds, max_operand=max_operand, seed=seed, log_db=False)
+    for _ in run_sft(cfg):
+        pass
+    return str(out / f"step_{steps:06d}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", required=True, help="starting checkpoint (an SFT pick)")
+    ap.add_argument("--policy", default=None, help="starting checkpoint (an SFT pick); default: distil one")
+    ap.add_argument("--sft-steps", type=int, default=400, help="without --policy: SFT steps to distil it")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--group", type=int, default=8)
@@ -126,6 +142,8 @@ def main() -> None:
     kinds = tuple(k for k in args.kinds.split(",") if k)
     results, batches = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.policy is None:
+            args.policy = distil(Path(tmp) / "sft", kinds, args.max_operand, args.sft_steps, args.seed)
         for label, mode, defer, exact in METHODS:
             cfg = RLConfig(policy_dir=args.policy, out_dir=str(Path(tmp) / label), stage="math", kinds=kinds,
                            steps=args.steps, prompts_per_step=args.prompts, group_size=args.group, mode=mode,
@@ -134,7 +152,7 @@ def main() -> None:
             calls = record_updates(rl)
             results[label] = summarise(run_rl(cfg))
             batches[label] = calls["batches"][1:]  # the first step warms up, as in summarise
-    best, noise = replay_times(args.policy, batches, args.reps)
+        best, noise = replay_times(args.policy, batches, args.reps)
     for label, times in best.items():
         results[label]["cv_train_step_time"] = cv(times)
         results[label]["train_step_time_mean_s"] = statistics.fmean(times)
