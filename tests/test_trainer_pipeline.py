@@ -134,3 +134,14 @@ def test_rl_grpo_trains_on_all_and_c3po_defer_carries_leftovers(env, tmp_path):
     assert hist[1]["deferred"] <= 4  # max_staleness 1: step 1's left-overs are not carried to step 3
     with pytest.raises(ValueError):
         RLConfig(out_dir=str(tmp_path / "x"), mode="c3po", budget=0, **common)
+
+
+def test_cpu_vllm_sampler_refuses_a_step_whose_prefill_it_would_split():
+    """vLLM's CPU runner crashes when a seeded request's prefill is split over engine steps, so the
+    sampler checks the step's prompt tokens up front (no engine is started here: the check comes first)."""
+    from trainer.rollout import VllmSampler
+
+    sampler = VllmSampler.__new__(VllmSampler)
+    sampler.prefill_limit = 1000
+    with pytest.raises(ValueError, match="prefill tokens"):
+        sampler.sample([[5] * 70] * 8, 2, 16, 1.0)  # 8 x 2 x 70 = 1120 > 1000

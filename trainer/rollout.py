@@ -106,6 +106,9 @@ def _reload_keeping_buffers(worker, items):
     return restored
 
 
+CPU_PREFILL_TOKENS = 32768
+
+
 class VllmSampler:
     """Offline ``vllm.LLM`` in this process (float32 on CPU), weights pushed in place each step."""
 
@@ -118,9 +121,14 @@ class VllmSampler:
         from vllm import LLM
 
         on_cpu = not torch.cuda.is_available()
+        # vLLM's CPU runner cannot rewind a seeded request's generator when a prefill is split over
+        # engine steps ("CPU Generator does not use offset"), so on CPU a whole step's prompts must
+        # fit one engine step; on GPUs vLLM's own budget stays (it sizes the activation profile)
+        self.prefill_limit = CPU_PREFILL_TOKENS if on_cpu else None
+        extra = {"max_num_batched_tokens": CPU_PREFILL_TOKENS} if on_cpu else {}
         self.llm = LLM(model=str(model_dir), dtype="float32" if on_cpu else "auto", seed=seed,
                        max_model_len=max_model_len, trust_remote_code=True, enable_prefix_caching=True,
-                       enforce_eager=on_cpu)
+                       enforce_eager=on_cpu, **extra)
         self.seed = seed
         self.calls = 0
         from trainer.modeling.bailing_moe import load_state_dict
@@ -130,6 +138,10 @@ class VllmSampler:
     def sample(self, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float) -> list[Rollout]:
         from vllm import SamplingParams
 
+        if self.prefill_limit is not None and n * sum(map(len, prompts)) > self.prefill_limit:
+            raise ValueError(f"{len(prompts)} prompts x {n} samples need {n * sum(map(len, prompts))} prefill "
+                             f"tokens in one engine step; the CPU sampler takes at most {self.prefill_limit}: "
+                             "use fewer prompts per step or samples per prompt")
         self.calls += 1
         params = SamplingParams(n=n, temperature=temperature, max_tokens=max_new_tokens, logprobs=0,
                                 seed=self.seed * 100_003 + self.calls)
