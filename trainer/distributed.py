@@ -110,12 +110,12 @@ def cleanup() -> None:
 
 
 def wrap(model: torch.nn.Module, find_unused_parameters: bool = True) -> torch.nn.Module:
-    """DDP-wrap ``model`` when distributed, else return it unchanged.
+    """DDP-wrap ``model`` when distributed over more than one rank, else return it unchanged.
 
     ``find_unused_parameters``: an MoE layer skips experts that got no token on a rank, so their
     weights take no part in that rank's backward; DDP must be told, or it waits for them forever.
     """
-    if not is_initialized():
+    if not is_initialized() or world_size() == 1:  # e.g. the 1-rank group an in-process vLLM opens
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
