@@ -76,14 +76,13 @@ def check_step(model_dir: str, out: str, *, n_rows: int = 8, lr: float = 1e-3, s
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.0)
     ddp = dist.wrap(model)
     kw = {} if micro_tokens is None else {"micro_tokens": micro_tokens, "row_tokens": 1}
-    mine = dist.shard(samples)
-    n_micro = len(packing.plan([s.prompt for s in mine], [s.response for s in mine], **kw))
-    upd = policy_update(ddp, ref, opt, mine, loss_cfg, **kw, **({} if aux else {"aux_coefs": (0.0, 0.0)}))
-    loss_mean = dist.all_reduce_mean(upd.loss)
+    upd = policy_update(ddp, ref, opt, dist.shard(samples), loss_cfg, **kw,
+                        **({} if aux else {"aux_coefs": (0.0, 0.0)}))
+    loss_mean = dist.all_reduce_mean(upd.stats["loss"])
     params = {n: p.detach().double() for n, p in model.named_parameters()}
     result = {"world_size": world, "rank": dist.rank(), "budget_per_rank": phi, "aux": aux, "loss": loss_mean,
               "grad_norm": upd.grad_norm, "tokens": n_tokens,
-              "micro_batches": dist.all_reduce_sum(float(n_micro)),
+              "micro_batches": dist.all_reduce_sum(float(upd.micro_batches)),
               "checksums": {n: [float(p.sum()), float(p.abs().sum())] for n, p in params.items()}}
     if dist.is_main():
         Path(out).write_text(json.dumps(result))

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from trainer.losses import token_entropy, token_logprobs
+
 ROW_TOKENS = 256  # attention is quadratic in the row width; rows of a few hundred keep it minor
 MICRO_TOKENS = 4096
 
@@ -89,7 +91,7 @@ def _fill(groups, lengths: Sequence[int], width: int) -> list[list[tuple[list[in
     return rows
 
 
-def _layout(rows, responses) -> tuple[list[int], ...]:
+def _layout(rows, responses) -> tuple[list[tuple[list[int], ...]], dict[int, list[tuple[int, int, int]]]]:
     """Flatten rows into token/position/segment/branch lists and the source of each response token."""
     out = []
     src: dict[int, list[tuple[int, int, int]]] = {}
@@ -183,13 +185,10 @@ class TokenOutputs:
 
 def forward(model, mb: MicroBatch, *, entropy: bool = False) -> TokenOutputs:
     """Run ``model`` on a micro-batch and pick out each response token's log-prob (and entropy)."""
-    from trainer.losses import token_entropy
-
     out = model(mb.input_ids, mb.real.long(), position_ids=mb.position_ids, attn_mask=mb.attn_mask)
     logits = out.logits[mb.src_row, mb.src_col]  # [n, L, V]
-    logp = torch.log_softmax(logits.float() if logits.dtype != torch.float64 else logits, dim=-1)
-    picked = logp.gather(-1, mb.target.unsqueeze(-1)).squeeze(-1)
-    return TokenOutputs(picked, token_entropy(logits) if entropy else None, out.router_logits)
+    return TokenOutputs(token_logprobs(logits, mb.target), token_entropy(logits) if entropy else None,
+                        out.router_logits)
 
 
 @torch.no_grad()

@@ -59,6 +59,7 @@ from trainer.rewards import rewards as grade_rewards
 from trainer import packing, tracking
 
 STAGE_KINDS = {"math": ("add", "chain"), "code-science": ("code", "science")}
+ADDITIVE_STATS = ("loss", "pg_loss")  # a micro-batch's share of the step's value (the others are means)
 
 
 @dataclass
@@ -131,11 +132,12 @@ class Sample:
 
 @dataclass
 class Update:
-    loss: float  # policy loss (without the aux losses)
-    stats: dict[str, float]
+    stats: dict[str, float]  # loss (policy loss, without the aux losses), pg_loss, kl, entropy, clip_frac
     grad_norm: float  # before clipping
     prox_logp: list[torch.Tensor]  # per sample: log-probs under the weights before the update
+    tokens: int  # response tokens trained on
     forward_tokens: int  # tokens through the model (each group's prompt once)
+    micro_batches: int
 
 
 def policy_update(model, ref, opt, samples: list[Sample], loss_cfg: LossConfig, *, step: bool = True,
@@ -162,7 +164,8 @@ def policy_update(model, ref, opt, samples: list[Sample], loss_cfg: LossConfig, 
     adv = torch.tensor([s.adv for s in samples])
     fwd_tokens = sum(mb.tokens for mb in mbs)
     prox_out: list[torch.Tensor] = [torch.empty(0)] * len(samples)
-    loss_sum, pg_sum, mean_sums, counted = 0.0, 0.0, {}, 0.0
+    totals: dict[str, float] = {}  # loss and pg_loss add up over micro-batches; the rest are token means
+    counted = 0.0
     opt.zero_grad(set_to_none=True)
     for k, mb in enumerate(mbs):
         with dist.no_sync(model, k < len(mbs) - 1):
@@ -185,17 +188,14 @@ def policy_update(model, ref, opt, samples: list[Sample], loss_cfg: LossConfig, 
                 + aux_coefs[1] * router_z_loss(out.router_logits, real))
             (loss + aux).backward()
         n_tok = float(mask.sum())
-        loss_sum += st["loss"]
-        pg_sum += st["pg_loss"]
-        for key in ("clip_frac", "kl", "entropy"):
-            if key in st:
-                mean_sums[key] = mean_sums.get(key, 0.0) + st[key] * n_tok
+        for key, v in st.items():
+            totals[key] = totals.get(key, 0.0) + v * (1.0 if key in ADDITIVE_STATS else n_tok)
         counted += n_tok
     gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
     if step:
         opt.step()
-    stats = {"loss": loss_sum, "pg_loss": pg_sum, **{k: v / max(counted, 1.0) for k, v in mean_sums.items()}}
-    return Update(loss_sum, stats, gnorm, prox_out, fwd_tokens)
+    stats = {k: v if k in ADDITIVE_STATS else v / max(counted, 1.0) for k, v in totals.items()}
+    return Update(stats, gnorm, prox_out, int(n_train.sum()), fwd_tokens, len(mbs))
 
 
 def _sampler_gap(samples: list[Sample], prox: list[torch.Tensor]) -> float | None:
@@ -306,7 +306,7 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         sync_s = sampler.push_weights(model.state_dict()) if signal else 0.0
         step_s = time.perf_counter() - t0
         lengths = [len(r.response) for r in rolls]
-        n_tok = sum(len(c.response) if c.train_tokens is None else c.train_tokens for c in chosen)
+        n_tok = upd.tokens
         metrics = {"reward_mean": statistics.fmean(rewards), "accuracy": statistics.fmean(rewards),
                    "entropy": stats["entropy"], "kl": stats.get("kl", 0.0), "grad_norm": gnorm,
                    "loss": stats["loss"], "clip_frac": stats["clip_frac"],
