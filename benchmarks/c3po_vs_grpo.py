@@ -40,6 +40,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from trainer.config import SAMPLERS, RLConfig, SFTConfig
+
 METHODS = (("grpo", "grpo", False, False), ("c3po", "c3po", False, False),
            ("c3po_defer", "c3po", True, False), ("c3po_exact", "c3po", False, True))
 
@@ -67,7 +69,7 @@ def summarise(hist: list[dict]) -> dict[str, float]:
 
 
 def record_updates(rl_module) -> dict[str, list]:
-    """Wrap ``trainer.rl.policy_update`` so each call's samples and loss config are kept."""
+    """Wrap the ``policy_update`` that ``trainer.rl`` calls so each call's samples and loss config are kept."""
     calls: dict[str, list] = {"batches": []}
     real = rl_module.policy_update
 
@@ -85,7 +87,7 @@ def replay_times(policy: str, batches: dict[str, list], reps: int) -> tuple[dict
     import torch
 
     from trainer.modeling import BailingMoeForCausalLM
-    from trainer.rl import policy_update
+    from trainer.update import policy_update
 
     torch.set_num_threads(1)
     model = BailingMoeForCausalLM.from_pretrained(policy)
@@ -111,8 +113,8 @@ def replay_times(policy: str, batches: dict[str, list], reps: int) -> tuple[dict
 
 def distil(out: Path, kinds: tuple[str, ...], max_operand: int, steps: int, seed: int) -> str:
     """The starting policy: SFT of the embedded tiny model on the same task kinds."""
-    from ring_serve.config import ensure_tiny_model
-    from trainer.sft import SFTConfig, run_sft
+    from ring_serve.tiny_model import ensure_tiny_model
+    from trainer.sft import run_sft
 
     cfg = SFTConfig(model_dir=str(ensure_tiny_model()), out_dir=str(out), steps=steps, eval_every=steps,
                     kinds=kinds, max_operand=max_operand, seed=seed, log_db=False)
@@ -121,23 +123,28 @@ def distil(out: Path, kinds: tuple[str, ...], max_operand: int, steps: int, seed
     return str(out / f"step_{steps:06d}")
 
 
+def _rl_default(name: str):
+    """``RLConfig``'s default, so the benchmark compares at what ``ring train rl`` runs."""
+    return RLConfig.__dataclass_fields__[name].default
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default=None, help="starting checkpoint (an SFT pick); default: distil one")
     ap.add_argument("--sft-steps", type=int, default=400, help="without --policy: SFT steps to distil it")
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--prompts", type=int, default=8)
-    ap.add_argument("--group", type=int, default=8)
-    ap.add_argument("--budget", type=int, default=1024, help="C3PO tokens per step (Phi)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prompts", type=int, default=_rl_default("prompts_per_step"))
+    ap.add_argument("--group", type=int, default=_rl_default("group_size"))
+    ap.add_argument("--budget", type=int, default=_rl_default("budget"), help="C3PO tokens per step (Phi)")
+    ap.add_argument("--seed", type=int, default=_rl_default("seed"))
     ap.add_argument("--kinds", default="add,chain,multi", help="task kinds (multi: varied lengths)")
     ap.add_argument("--max-operand", type=int, default=9)
-    ap.add_argument("--sampler", default="vllm", choices=["vllm", "torch"])
+    ap.add_argument("--sampler", default=_rl_default("sampler"), choices=SAMPLERS)
     ap.add_argument("--reps", type=int, default=7, help="timings per recorded update (fastest kept)")
     ap.add_argument("--log-db", action="store_true", help="store per-step metrics for the dashboard")
     args = ap.parse_args()
     from trainer import rl
-    from trainer.rl import RLConfig, run_rl
+    from trainer.rl import run_rl
 
     kinds = tuple(k for k in args.kinds.split(",") if k)
     results, batches = {}, {}

@@ -23,7 +23,8 @@ import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from dashboard import queries as q  # noqa: E402
-from ring_serve.store import api, db  # noqa: E402
+from evaluators.registry import suite_for  # noqa: E402
+from ring_core.store import api, db  # noqa: E402
 
 BENCHMARKS = ["aime_2024", "aime_2025", "math500", "gpqa_diamond", "livecodebench_v5",
               "leetcode_v0.3.1"]
@@ -42,7 +43,7 @@ def seed(url: str, n_models: int, n_bench: int, n_problems: int, k: int) -> int:
                                                 tags="baseline" if mi % 5 == 0 else "ours")
                 for bench_name in BENCHMARKS[:n_bench]:
                     bench = api.get_or_create_benchmark(s, bench_name, "1", f"sha-{bench_name}",
-                                                        num_problems=n_problems)
+                                                        suite=suite_for(bench_name), num_problems=n_problems)
                     run = api.get_or_create_run(s, model, bench, {"temperature": 0.6,
                                                                   "top_p": 0.95}, "v1", k)
                     rows = []
@@ -50,13 +51,11 @@ def seed(url: str, n_models: int, n_bench: int, n_problems: int, k: int) -> int:
                         difficulty = rng.random()
                         for i in range(k):
                             ok = rng.random() < skill * (1.2 - difficulty)
-                            rows.append({"problem_id": f"{bench_name}-{p:04d}", "sample_index": i,
-                                         "correct": ok, "score": float(ok),
-                                         "prompt": f"Problem {p}", "reasoning": "r" * 64,
-                                         "answer": f"\\boxed{{{p}}}", "extracted": str(p),
-                                         "reason": "match" if ok else "mismatch",
-                                         "tokens": rng.randint(500, 20000),
-                                         "latency_s": rng.uniform(1, 60)})
+                            rows.append(api.sample_row(
+                                f"{bench_name}-{p:04d}", i, correct=ok, score=float(ok), prompt=f"Problem {p}",
+                                reasoning="r" * 64, answer=f"\\boxed{{{p}}}", extracted=str(p),
+                                reason="match" if ok else "mismatch", tokens=rng.randint(500, 20000),
+                                latency_s=rng.uniform(1, 60)))
                     total += api.add_samples(s, run.id, rows)
                     api.set_run_status(s, run.id, "done")
                     bar.update(len(rows))

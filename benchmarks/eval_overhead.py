@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from ring_serve.net import free_port  # noqa: E402
+from ring_core.service import free_port  # noqa: E402
 
 ANSWER = "<think>7 * 6</think>The answer is \\boxed{42}"
 
@@ -100,7 +100,7 @@ def runner(endpoint: str, model: str, suite: str, k: int, concurrency: int, samp
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        from ring_serve.store import db
+        from ring_core.store import db
         db.upgrade(url)  # schema creation is one-off setup, not per-eval overhead
         cfg = EvalConfig(endpoint=endpoint, model=model, suites=[suite], k=k, concurrency=concurrency,
                          temperature=sampling["temperature"], top_p=sampling["top_p"],

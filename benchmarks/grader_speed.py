@@ -71,7 +71,7 @@ def build_pairs() -> list[tuple[str, str]]:
 
 def run_ours(pairs, timeout_s):
     from evaluators.math import grade_batch
-    from evaluators.math.pool import warm
+    from evaluators.math.sympy_pool import warm
 
     warm()
     t = time.perf_counter()

@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluators import get_verifier  # noqa: E402
-from ring_serve.reward.grading import CHUNKED  # noqa: E402
-from ring_serve.reward.launch import reward_server  # noqa: E402
+from ring_serve.reward.spawn import reward_server  # noqa: E402
 
 
 def math_items(n: int, rng: random.Random) -> list[dict]:
@@ -139,8 +138,9 @@ async def local_phase(items: list[dict], clients: int, batch: int, workers: int,
         async def client():
             while todo:
                 chunk = todo.pop()
-                together = [c for c in chunk if c[1]["verifier"] in CHUNKED]
-                parts = ([together] if together else []) + [[c] for c in chunk if c[1]["verifier"] not in CHUNKED]
+                own_time = [get_verifier(c[1]["verifier"]).bounds_own_time for c in chunk]
+                together = [c for c, ok in zip(chunk, own_time) if ok]
+                parts = ([together] if together else []) + [[c] for c, ok in zip(chunk, own_time) if not ok]
                 t0 = time.perf_counter()
                 await asyncio.gather(*(loop.run_in_executor(ex, grade, part) for part in parts))
                 lat.append(time.perf_counter() - t0)
@@ -154,7 +154,7 @@ async def local_phase(items: list[dict], clients: int, batch: int, workers: int,
 
 
 def warm_local() -> None:
-    from evaluators.math.pool import warm
+    from evaluators.math.sympy_pool import warm
     from sandbox.pool import get_pool
 
     warm()

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sandbox  # noqa: E402
-from sandbox import lcb  # noqa: E402
+from evaluators.code import judge, outputs, reference  # noqa: E402
 from sandbox.pool import WorkerPool  # noqa: E402
 from sandbox.worker import PRELUDE  # noqa: E402
 
@@ -58,7 +58,7 @@ def load_problems(limit: int | None) -> list[dict]:
             continue
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         for row in rows[:limit]:
-            cases, mode, func = lcb.parse_reference(row)
+            cases, mode, func = reference.parse_reference(row)
             problems.append({"id": f"{source}/{row['question_id']}", "cases": cases, "mode": mode,
                              "func_name": func})
     if not problems:
@@ -73,7 +73,7 @@ def generated_problems(n: int = 60) -> list[dict]:
         cases = []
         for _ in range(rng.choice([3, 10, 50])):
             a = [rng.randint(-99, 99) for _ in range(rng.randint(1, 20))]
-            cases.append(lcb.Case(f"{len(a)}\n{' '.join(map(str, a))}\n", f"{sum(a)}\n"))
+            cases.append(reference.Case(f"{len(a)}\n{' '.join(map(str, a))}\n", f"{sum(a)}\n"))
         out.append({"id": f"generated/{p}", "cases": cases, "mode": "stdin", "func_name": None})
     return out
 
@@ -206,7 +206,7 @@ def lcb_run_test(cases: list[tuple[str, str]], mode: str, func_name: str | None,
             with Capturing() as captured:
                 _call_with_stdin(method, inp)
                 signal.alarm(0)
-            ok, _ = lcb.compare_stdout(captured[0], out, strict=True)
+            ok, _ = outputs.compare_stdout(captured[0], out, strict=True)
             results.append(True if ok else -2)
             if not ok:
                 return results
@@ -254,7 +254,7 @@ def run_lcb(jobs: list[tuple], workers: int, timeout: int) -> tuple[list, float,
 def run_ours(jobs: list[dict], pool: WorkerPool, timeout: int) -> tuple[list, float, list[float], list]:
     def one(job):
         t = time.perf_counter()
-        rep = sandbox.run_tests(job["code"], job["cases"], mode=job["mode"], func_name=job["func_name"],
+        rep = judge.run_tests(job["code"], job["cases"], mode=job["mode"], func_name=job["func_name"],
                                 per_test_timeout_s=timeout, backend=pool)
         return rep, time.perf_counter() - t
 

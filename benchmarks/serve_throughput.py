@@ -19,8 +19,8 @@ from openai import AsyncOpenAI
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ring_serve.net import free_port  # noqa: E402
-from ring_serve.server import ServeOptions, VllmServer, build_env  # noqa: E402
+from ring_core.service import free_port  # noqa: E402
+from ring_serve.vllm_server import ServeOptions, VllmServer, build_env  # noqa: E402
 from ring_serve.tiny_model import build_tiny_model  # noqa: E402
 
 

@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import queries as q  # noqa: E402
 from dashboard.views import compare, leaderboard, run, training  # noqa: E402
-from ring_serve.store import db  # noqa: E402
+from ring_core.store import db  # noqa: E402
 
 PAGES = {"Leaderboard": leaderboard.render, "Run": run.render, "Compare": compare.render,
          "Training": training.render}

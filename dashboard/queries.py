@@ -5,22 +5,21 @@ the same functions wrapped in ``st.cache_data`` with a short TTL so a live run s
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from types import SimpleNamespace
 
 import pandas as pd
 from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, true
 
-from ring_serve.store.db import make_engine
-from ring_serve.store.models import Benchmark, Model, Run, Sample, TrainingMetric, TrainingRun
+from evaluators.runner.scoring import ci95_halfwidth
+from ring_core.store.db import make_engine
+from ring_core.store.models import Benchmark, Model, Run, Sample, TrainingMetric, TrainingRun
+from trainer.metric_names import DASHBOARD_ORDER
 
 CACHE_TTL_S = 3
 SAMPLE_LIMIT = 500  # rows per sample table; long texts stay out of it (see sample_detail)
-Z95 = 1.959964
 
-TRAINING_METRIC_ORDER = ["reward", "accuracy", "entropy", "grad_norm", "response_length",
-                         "tokens_per_step", "step_time_s", "tokens_per_s"]
+TRAINING_METRIC_ORDER = list(DASHBOARD_ORDER)  # the names the trainer logs (trainer.metric_names)
 
 
 def _df(url: str, stmt) -> pd.DataFrame:
@@ -119,11 +118,10 @@ def run_scores(url: str, run_ids: list[int] | None = None, *, suites=None, tags=
 
 
 def _ci95(mean, mean_sq, n) -> float:
-    """Half-width (percentage points) of the 95% normal CI of a mean of per-problem accuracies."""
-    if mean is None or n is None or pd.isna(mean) or n < 2:
+    """Half-width in percentage points of the one 95% CI (``evaluators.runner.scoring``)."""
+    if mean is None or n is None or pd.isna(mean) or pd.isna(n):
         return float("nan")
-    var = max(float(mean_sq) - float(mean) ** 2, 0.0) * n / (n - 1)
-    return Z95 * math.sqrt(var / n) * 100
+    return ci95_halfwidth(float(mean), float(mean_sq), int(n)) * 100
 
 
 def run_list(url: str) -> pd.DataFrame:

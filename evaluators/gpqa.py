@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from evaluators.math.extract import boxed_all, strip_think
+from evaluators.answer import NO_ANSWER, final_answer
+from evaluators.math.extract import boxed_all
 from evaluators.registry import register
 from evaluators.verdict import Verdict
+from evaluators.verifier import Verifier
 
 VERSION = "1.0"
 LETTERS = "ABCD"
@@ -56,9 +58,9 @@ def _first_group(m: re.Match) -> str:
 
 def extract_choice(response: str) -> tuple[str | None, str]:
     """(letter, how). letter is None with a reason in ``how`` when there is no single answer."""
-    text = strip_think(response)
+    text = final_answer(response)
     if text is None:
-        return None, "no answer (reasoning never closed)"
+        return None, NO_ANSWER
     hits: list[tuple[int, str, str]] = []  # (position, letter, how)
     for b in _boxed_with_pos(text):
         pos, content = b
@@ -101,27 +103,45 @@ def _boxed_with_pos(text: str) -> list[tuple[int, str]]:
     return out
 
 
+class GPQAVerifier(Verifier):
+    """Multiple-choice letter matcher; ``reference`` is the correct letter (A-D)."""
+
+    name = "gpqa"
+    version = VERSION
+    suite = "science"
+    data_sources = (r"gpqa",)
+    bounds_own_time = True  # a bounded regex scan: microseconds per item
+
+    def judge(self, response: str, reference: Any, **settings: Any) -> Verdict:
+        if not isinstance(response, str):
+            raise TypeError(f"response must be a string, got {type(response).__name__}")
+        if not isinstance(reference, str) or reference.strip().upper() not in tuple(LETTERS):
+            raise ValueError(f"reference must be one of the letters {LETTERS}, got {reference!r}")
+        start = time.monotonic()
+        gold = reference.strip().upper()
+        letter, how = extract_choice(response)
+        if letter is None:
+            ok, reason = False, how
+        else:
+            ok = letter == gold
+            reason = f"chose {letter} ({how}); " + ("correct" if ok else f"expected {gold}")
+        return Verdict(correct=ok, score=1.0 if ok else 0.0, extracted=letter, reason=reason,
+                       elapsed_s=time.monotonic() - start)
+
+    # judge_batch: the base class's loop. Regex work of microseconds per item: a thread or
+    # process pool would only add overhead.
+
+
+VERIFIER = register(GPQAVerifier())
+
+
 def grade(response: str, reference: str, **options: Any) -> Verdict:
     """``reference`` is the correct letter (A-D)."""
-    if not isinstance(response, str):
-        raise TypeError(f"response must be a string, got {type(response).__name__}")
-    if not isinstance(reference, str) or reference.strip().upper() not in tuple(LETTERS):
-        raise ValueError(f"reference must be one of the letters {LETTERS}, got {reference!r}")
-    start = time.monotonic()
-    gold = reference.strip().upper()
-    letter, how = extract_choice(response)
-    if letter is None:
-        ok, reason = False, how
-    else:
-        ok = letter == gold
-        reason = f"chose {letter} ({how}); " + ("correct" if ok else f"expected {gold}")
-    return Verdict(correct=ok, score=1.0 if ok else 0.0, extracted=letter, reason=reason,
-                   elapsed_s=time.monotonic() - start)
+    return VERIFIER.grade(response, reference, **options)
 
 
 def grade_batch(items: Sequence[tuple[str, str]], **options: Any) -> list[Verdict]:
-    # regex work of microseconds per item: a thread or process pool would only add overhead
-    return [grade(r, ref) for r, ref in items]
+    return VERIFIER.grade_batch(items, **options)
 
 
 # -- prompts and shuffling ---------------------------------------------------------------------
@@ -191,17 +211,3 @@ def load_csv(path: str | Path) -> list[GPQAItem]:
                 incorrect=(row["Incorrect Answer 1"], row["Incorrect Answer 2"], row["Incorrect Answer 3"]),
                 extra={k: v for k, v in row.items() if k not in REQUIRED_COLUMNS and k and v}))
     return items
-
-
-class GPQAVerifier:
-    name = "gpqa"
-    version = VERSION
-
-    def grade(self, response: str, reference: Any, **options: Any) -> Verdict:
-        return grade(response, reference, **options)
-
-    def grade_batch(self, items: Sequence[tuple[str, Any]], **options: Any) -> list[Verdict]:
-        return grade_batch(items, **options)
-
-
-register(GPQAVerifier())

@@ -1,1 +1,1 @@
-"""Ring Lab: serve, evaluate and train Ring-lite models."""
+"""The top layer: the `ring` CLI (``cli`` + ``commands/``), the vLLM launcher, the reward service, the demo."""

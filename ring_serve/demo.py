@@ -10,9 +10,10 @@ import time
 
 from rich.console import Console
 
-from ring_serve.config import TINY_MODEL_NAME
-from ring_serve.net import free_port
-from ring_serve.server import ServeOptions, ServerError, VllmServer
+from ring_core.paths import TINY_MODEL_NAME
+from ring_core.service import free_port
+from ring_core.service import ServiceError
+from ring_serve.vllm_server import ServeOptions, VllmServer
 
 
 def run_demo(prompt: str, port: int = 0) -> int:
@@ -27,7 +28,7 @@ def run_demo(prompt: str, port: int = 0) -> int:
         server = VllmServer(opts)
         try:
             server.start()
-        except ServerError as exc:
+        except ServiceError as exc:
             console.print(f"[red]vLLM failed to start[/red]\n{exc}")
             return 1
     try:
@@ -49,7 +50,7 @@ def run_demo(prompt: str, port: int = 0) -> int:
 
 
 def _small_eval(console: Console, server: VllmServer) -> int:
-    from ring_serve.store import db
+    from ring_core.store import db
     from evaluators.runner.run import EvalConfig, EvalError, render_table, run_eval
 
     cfg = EvalConfig(endpoint=server.base_url + "/v1", model=TINY_MODEL_NAME, suites=["aime24", "synthetic:n=4"],

@@ -226,3 +226,13 @@ def build_tiny_model(out: str | Path, seed: int = 0, spec: TinySpec | None = Non
 
 def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def ensure_tiny_model(seed: int = 0) -> Path:
+    """The default model: built into RING_HOME on first use (about a second, fully offline)."""
+    from ring_core.paths import tiny_model_dir
+
+    path = tiny_model_dir()
+    if not (path / "model.safetensors").exists():
+        build_tiny_model(path, seed=seed)
+    return path

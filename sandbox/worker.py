@@ -388,7 +388,7 @@ class Worker:
             _child(job, child_fds, self.prelude, [self.rfd, self.wfd, *parent_fds])
         for fd in child_fds.values():
             os.close(fd)
-        outcome = self.supervise(pid, job, stdin_data, pipes, t0)
+        outcome = _SingleRun(self, pid, job, stdin_data, pipes, t0).run()
         leftovers = self.sweep(pid)
         outcome["leftover_processes"] = leftovers
         self.wipe(job["workdir"])
@@ -408,238 +408,10 @@ class Worker:
                    [self.rfd, self.wfd, err_r, res_r], inputs)
         for fd in (err_w, res_w, null):
             os.close(fd)
-        end = self.supervise_group(pid, job, err_r, res_r)
+        end = _TestGroup(self, pid, job, err_r, res_r).run()
         end["leftover_processes"] = self.sweep(pid)
         self.wipe(job["workdir"])
         return end, []
-
-    def supervise_group(self, pid, job, err_r, res_r):
-        err_cap = job["stderr_cap"]
-        res_cap = job["stdout_cap"] + (65 << 20)  # one test's stdout plus its return value
-        err, res = bytearray(), bytearray()
-        pidfd = os.pidfd_open(pid)
-        poller = select.poll()
-        for fd in (err_r, res_r, pidfd):
-            poller.register(fd, select.POLLIN)
-        poller.register(self.rfd, select.POLLIN)
-        open_fds = {err_r, res_r}
-        current, deadline, exited, exit_time, stopped = None, None, False, None, None
-        wait_status, rusage, sent = 0, None, 0
-        t_start = time.monotonic()
-
-        def forward(header, blobs):
-            nonlocal sent
-            header = dict(header, ev="test")
-            header.setdefault("stderr_truncated", len(err) >= err_cap)
-            write_all(self.wfd, encode_frame(header, [blobs[0], bytes(err), blobs[1]]))
-            err.clear()
-            sent += 1
-
-        err_seen = 0
-
-        def drain(fd, buf, cap):
-            nonlocal err_seen, current, stopped
-            while True:
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    return True
-                if not chunk:
-                    return False
-                buf += chunk[:max(0, cap - len(buf))]
-                if fd == err_r:
-                    err_seen += len(chunk)
-                    if err_seen > job["stdout_cap"] and stopped is None:  # a stderr flood
-                        self.kill_job(pid)
-                        if current is not None:
-                            forward({"i": current, "status": "output_limit", "exit_code": None,
-                                     "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0}, [b"", b""])
-                        current, stopped = None, "output_limit"
-
-        os.set_blocking(err_r, False)
-        os.set_blocking(res_r, False)
-        while True:
-            now = time.monotonic()
-            if current is not None and deadline is not None and now >= deadline and stopped is None:
-                self.kill_job(pid)
-                forward({"i": current, "status": "timeout", "exit_code": None,
-                         "wall_s": now - deadline + job["timeout_s"], "cpu_s": 0.0,
-                         "max_rss_mb": 0.0}, [b"", b""])
-                current, stopped = None, "timeout"
-            if exited and (not open_fds or now - exit_time > 0.5):
-                break
-            if exited or stopped:
-                wait_ms = 50
-            elif deadline is not None:
-                wait_ms = max(1, int((deadline - now) * 1000) + 1)
-            else:
-                wait_ms = 1000
-            for fd, ev in poller.poll(wait_ms):
-                if fd == self.rfd:
-                    if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
-                        self.kill_job(pid)
-                        self.sweep(pid)
-                        os._exit(0)
-                    header, _ = read_frame(self.rfd)
-                    if header.get("op") == "stop" and stopped is None:
-                        stopped = "stopped"
-                        current = None
-                        self.kill_job(pid)
-                    continue
-                if fd == pidfd:
-                    _, wait_status, rusage = os.wait4(pid, 0)
-                    exited, exit_time = True, time.monotonic()
-                    poller.unregister(pidfd)
-                    continue
-                if fd == err_r:
-                    if not drain(err_r, err, err_cap):
-                        poller.unregister(err_r)
-                        open_fds.discard(err_r)
-                    continue
-                alive = drain(res_r, res, res_cap + 1)
-                if len(res) > res_cap and stopped is None:  # garbage flooding the result pipe
-                    self.kill_job(pid)
-                    if current is not None:
-                        forward({"i": current, "status": "output_limit", "exit_code": None,
-                                 "wall_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0}, [b"", b""])
-                    current, stopped = None, "output_limit"
-                while len(res) >= 4 and not stopped:  # parse every complete frame from the child
-                    (hlen,) = struct.unpack(">I", res[:4])
-                    if len(res) < 4 + hlen:
-                        break
-                    header = json.loads(bytes(res[4:4 + hlen]))
-                    sizes = header.get("blobs", [])
-                    total = 4 + hlen + sum(sizes)
-                    if len(res) < total:
-                        break
-                    blobs, off = [], 4 + hlen
-                    for n in sizes:
-                        blobs.append(bytes(res[off:off + n]))
-                        off += n
-                    del res[:total]
-                    # The program shares this process, so it could forge frames: accept only
-                    # the next test in order, one at a time.
-                    if header.get("ev") == "start" and current is None and header.get("i") == sent:
-                        current, deadline = sent, time.monotonic() + job["timeout_s"]
-                    elif header.get("ev") == "done" and current is not None and header.get("i") == current:
-                        drain(err_r, err, err_cap)  # the child flushed stderr before "done"
-                        forward({k: header.get(k) for k in ("i", "status", "exit_code", "wall_s",
-                                                              "cpu_s", "max_rss_mb")},
-                                (blobs + [b"", b""])[:2])
-                        current, deadline = None, None
-                if not alive:
-                    poller.unregister(res_r)
-                    open_fds.discard(res_r)
-        os.close(pidfd)
-        for fd in (err_r, res_r):
-            os.close(fd)
-        exit_code, sig = None, None
-        if os.WIFEXITED(wait_status):
-            exit_code = os.WEXITSTATUS(wait_status)
-        elif os.WIFSIGNALED(wait_status):
-            sig = os.WTERMSIG(wait_status)
-            exit_code = -sig
-        if current is not None and stopped is None:  # died in the middle of a test
-            cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
-            status = self.classify(exit_code, sig, bytes(err), cpu, job)
-            if status == "ok":
-                status = "runtime_error"  # e.g. os._exit(0) mid-test: no output was delivered
-            forward({"i": current, "status": status, "exit_code": exit_code, "signal": sig,
-                     "wall_s": time.monotonic() - t_start, "cpu_s": cpu,
-                     "max_rss_mb": (rusage.ru_maxrss / 1024.0) if rusage else 0.0}, [b"", b""])
-        return {"ev": "end", "status": stopped or "ok", "tests_sent": sent, "exit_code": exit_code,
-                "signal": sig}
-
-    def supervise(self, pid, job, stdin_data, pipes, t0):
-        caps = {"out": job["stdout_cap"], "err": job["stderr_cap"], "res": 64 << 20}
-        bufs = {"out": bytearray(), "err": bytearray(), "res": bytearray()}
-        seen = dict.fromkeys(bufs, 0)
-        readers = {pipes[k][0]: k for k in bufs}
-        in_w = pipes["in"][1]
-        pending = memoryview(stdin_data)
-        if not pending:
-            os.close(in_w)
-            in_w = None
-        else:
-            os.set_blocking(in_w, False)
-        pidfd = os.pidfd_open(pid)
-        deadline = t0 + job["timeout_s"]
-        status, exited, wait_status, rusage = None, False, 0, None
-        poller = select.poll()
-        for fd in readers:
-            poller.register(fd, select.POLLIN)
-        if in_w is not None:
-            poller.register(in_w, select.POLLOUT)
-        poller.register(pidfd, select.POLLIN)
-        poller.register(self.rfd, 0)  # POLLHUP here means the host went away
-        exit_time = None
-        while True:
-            now = time.monotonic()
-            if status is None and not exited and now >= deadline:
-                status = "timeout"
-                self.kill_job(pid)
-            if exited and (not readers or now - exit_time > 0.5):
-                break  # a leftover process may hold a pipe open; the sweep handles it
-            timeout_ms = 50 if exited or status else max(1, int((deadline - now) * 1000) + 1)
-            for fd, ev in poller.poll(timeout_ms):
-                if fd == self.rfd:
-                    if ev & (select.POLLHUP | select.POLLERR):
-                        self.kill_job(pid)
-                        self.sweep(pid)
-                        os._exit(0)
-                    continue
-                if fd == pidfd:
-                    _, wait_status, rusage = os.wait4(pid, 0)
-                    exited, exit_time = True, time.monotonic()
-                    poller.unregister(pidfd)
-                    continue
-                if fd == in_w:
-                    try:
-                        pending = pending[os.write(in_w, pending[:1 << 16]):]
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the program closed stdin early; that is its business
-                        pending = pending[:0]
-                    if not pending:
-                        poller.unregister(in_w)
-                        os.close(in_w)
-                        in_w = None
-                    continue
-                name = readers.get(fd)
-                if name is None:
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    poller.unregister(fd)
-                    os.close(fd)
-                    del readers[fd]
-                    continue
-                room = caps[name] - len(bufs[name])
-                bufs[name] += chunk[:max(room, 0)]
-                seen[name] += len(chunk)
-                # stderr is only truncated, unless it floods past the stdout cap
-                flood = seen[name] > caps[name] if name != "err" else seen[name] > caps["out"]
-                if flood and status is None:
-                    status = "output_limit"
-                    self.kill_job(pid)
-        wall = time.monotonic() - t0
-        os.close(pidfd)
-        for fd in list(readers) + ([in_w] if in_w is not None else []):
-            os.close(fd)
-        cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
-        rss_mb = (rusage.ru_maxrss / 1024.0) if rusage else 0.0
-        exit_code, sig = None, None
-        if os.WIFEXITED(wait_status):
-            exit_code = os.WEXITSTATUS(wait_status)
-        elif os.WIFSIGNALED(wait_status):
-            sig = os.WTERMSIG(wait_status)
-            exit_code = -sig
-        if status is None:
-            status = self.classify(exit_code, sig, bytes(bufs["err"]), cpu, job)
-        return {"status": status, "exit_code": exit_code, "signal": sig, "wall_s": wall,
-                "cpu_s": cpu, "max_rss_mb": rss_mb,
-                "stdout_truncated": len(bufs["out"]) >= caps["out"] and status == "output_limit",
-                "streams": (bytes(bufs["out"]), bytes(bufs["err"]), bytes(bufs["res"]))}
 
     @staticmethod
     def classify(exit_code, sig, err, cpu, job):
@@ -743,6 +515,308 @@ class Worker:
                         pass
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- supervision (worker side)
+def _pop_frame(buf):
+    """Take one complete frame off the front of ``buf``; None while it is still incomplete."""
+    if len(buf) < 4:
+        return None
+    (hlen,) = struct.unpack(">I", buf[:4])
+    if len(buf) < 4 + hlen:
+        return None
+    header = json.loads(bytes(buf[4:4 + hlen]))
+    sizes = header.get("blobs", [])
+    total = 4 + hlen + sum(sizes)
+    if len(buf) < total:
+        return None
+    blobs, off = [], 4 + hlen
+    for n in sizes:
+        blobs.append(bytes(buf[off:off + n]))
+        off += n
+    del buf[:total]
+    return header, blobs
+
+
+class _Pipe:
+    """Read end of a child's pipe: keeps the first ``cap`` bytes, counts every byte read.
+
+    ``limit`` is how many bytes read make a flood that kills the job (None: never).
+    """
+
+    def __init__(self, fd, cap, limit=None):
+        self.fd, self.cap, self.limit = fd, cap, limit
+        self.buf, self.seen = bytearray(), 0
+
+    def read(self):
+        """One read into the buffer; False at end of file, or once the pipe is closed."""
+        chunk = os.read(self.fd, 1 << 16) if self.fd is not None else b""
+        self.buf += chunk[:max(0, self.cap - len(self.buf))]
+        self.seen += len(chunk)
+        return bool(chunk)
+
+    def flooded(self):
+        return self.limit is not None and self.seen > self.limit
+
+
+class _Supervision:
+    """The one loop that watches a forked job: it drains the job's pipes, kills the job on the
+    first limit it breaks and reaps it.
+
+    Subclasses are the policies: they watch their pipes in ``__init__`` and define
+    ``check_deadline(now)`` and ``result(wall)``; they may override ``on_host`` and ``cut``.
+    """
+
+    host_events = 0  # the host channel is watched for hang-up only, unless a policy reads it
+    drain = False  # read a pipe until it would block (non-blocking pipes), or once per wake-up
+
+    def __init__(self, worker, pid, job, t0):
+        self.worker, self.pid, self.job, self.t0 = worker, pid, job, t0
+        self.stopped = None  # why the job was cut short; the first reason wins
+        self.deadline = None
+        self.exited, self.exit_time, self.wait_status, self.rusage = False, None, 0, None
+        self.pipes, self.handlers = {}, {}  # fd -> open _Pipe; fd -> its poll event handler
+        self.poller = select.poll()
+        self.pidfd = os.pidfd_open(pid)
+
+    def run(self):
+        """Supervise until the job is reaped and its pipes are drained; return the result."""
+        self.watch(self.pidfd, select.POLLIN, self.on_exit)
+        self.watch(self.worker.rfd, self.host_events, self.on_host)
+        while True:
+            now = time.monotonic()
+            self.check_deadline(now)
+            if self.exited and (not self.pipes or now - self.exit_time > 0.5):
+                break  # a leftover process may hold a pipe open; the sweep handles it
+            for fd, ev in self.poller.poll(self.wait_ms(now)):
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(ev)
+        wall = time.monotonic() - self.t0
+        self.close()
+        return self.result(wall)
+
+    def watch(self, fd, events, handler):
+        self.poller.register(fd, events)
+        self.handlers[fd] = handler
+
+    def unwatch(self, fd):
+        self.poller.unregister(fd)
+        del self.handlers[fd]
+
+    def watch_pipe(self, pipe, then=None):
+        """Read ``pipe`` whenever it is readable, then run ``then``; close it at end of file."""
+        def on_readable(ev):
+            alive = self.pull(pipe)
+            if then is not None:
+                then()
+            if not alive:
+                self.unwatch(pipe.fd)
+                del self.pipes[pipe.fd]
+                os.close(pipe.fd)
+                pipe.fd = None  # a later read sees end of file
+
+        self.pipes[pipe.fd] = pipe
+        self.watch(pipe.fd, select.POLLIN, on_readable)
+
+    def pull(self, pipe):
+        """Read what ``pipe`` holds now, cutting the job on a flood; False at end of file."""
+        while True:
+            try:
+                if not pipe.read():
+                    return False
+            except BlockingIOError:
+                return True
+            if pipe.flooded():
+                self.cut("output_limit")
+            if not self.drain:
+                return True
+
+    def on_exit(self, ev):
+        _, self.wait_status, self.rusage = os.wait4(self.pid, 0)
+        self.exited, self.exit_time = True, time.monotonic()
+        self.unwatch(self.pidfd)
+
+    def on_host(self, ev):
+        if ev & (select.POLLHUP | select.POLLERR):
+            self.abandon()
+
+    def abandon(self):
+        """The host went away, so no one will read a result: end the job and this worker."""
+        self.worker.kill_job(self.pid)
+        self.worker.sweep(self.pid)
+        os._exit(0)
+
+    def wait_ms(self, now):
+        if self.exited or self.stopped:
+            return 50  # only draining what is left
+        if self.deadline is None:
+            return 1000
+        return max(1, int((self.deadline - now) * 1000) + 1)  # wake just past the deadline
+
+    def cut(self, status):
+        """Kill the job for ``status``, unless an earlier reason already did."""
+        if self.stopped is None:
+            self.stopped = status
+            self.worker.kill_job(self.pid)
+
+    def close(self):
+        os.close(self.pidfd)
+        for fd in list(self.pipes):
+            os.close(fd)
+
+    def exit_status(self):
+        """(exit code, signal) of the reaped job; a signal death has exit code -signal."""
+        if os.WIFEXITED(self.wait_status):
+            return os.WEXITSTATUS(self.wait_status), None
+        if os.WIFSIGNALED(self.wait_status):
+            sig = os.WTERMSIG(self.wait_status)
+            return -sig, sig
+        return None, None
+
+    def usage(self):
+        """CPU seconds and peak RSS in MiB of the reaped job."""
+        if not self.rusage:
+            return 0.0, 0.0
+        return self.rusage.ru_utime + self.rusage.ru_stime, self.rusage.ru_maxrss / 1024.0
+
+
+class _SingleRun(_Supervision):
+    """Policy for one run: stdin fed from the request, one deadline, all output in the reply."""
+
+    def __init__(self, worker, pid, job, stdin_data, pipes, t0):
+        super().__init__(worker, pid, job, t0)
+        self.deadline = t0 + job["timeout_s"]
+        out_cap = job["stdout_cap"]
+        self.out = _Pipe(pipes["out"][0], out_cap, out_cap)
+        # stderr is only truncated, unless it floods past the stdout cap
+        self.err = _Pipe(pipes["err"][0], job["stderr_cap"], out_cap)
+        self.res = _Pipe(pipes["res"][0], 64 << 20, 64 << 20)
+        for pipe in (self.out, self.err, self.res):
+            self.watch_pipe(pipe)
+        self.in_w, self.pending = pipes["in"][1], memoryview(stdin_data)
+        if not self.pending:
+            self.close_stdin()
+        else:
+            os.set_blocking(self.in_w, False)  # a program that never reads stdin must not stall us
+            self.watch(self.in_w, select.POLLOUT, self.feed_stdin)
+
+    def check_deadline(self, now):
+        if not self.exited and now >= self.deadline:
+            self.cut("timeout")
+
+    def feed_stdin(self, ev):
+        try:
+            self.pending = self.pending[os.write(self.in_w, self.pending[:1 << 16]):]
+        except BlockingIOError:
+            return
+        except OSError:  # the program closed stdin early; that is its business
+            self.pending = self.pending[:0]
+        if not self.pending:
+            self.unwatch(self.in_w)
+            self.close_stdin()
+
+    def close_stdin(self):
+        os.close(self.in_w)
+        self.in_w = None
+
+    def close(self):
+        super().close()
+        if self.in_w is not None:
+            os.close(self.in_w)
+
+    def result(self, wall):
+        cpu, rss_mb = self.usage()
+        exit_code, sig = self.exit_status()
+        status = self.stopped or self.worker.classify(exit_code, sig, bytes(self.err.buf), cpu,
+                                                      self.job)
+        truncated = len(self.out.buf) >= self.out.cap and status == "output_limit"
+        return {"status": status, "exit_code": exit_code, "signal": sig, "wall_s": wall,
+                "cpu_s": cpu, "max_rss_mb": rss_mb, "stdout_truncated": truncated,
+                "streams": (bytes(self.out.buf), bytes(self.err.buf), bytes(self.res.buf))}
+
+
+class _TestGroup(_Supervision):
+    """Policy for a test group: one child runs the tests in turn, each under its own deadline,
+    and each test's frame goes to the host as soon as its result is known."""
+
+    host_events = select.POLLIN  # the host may send "stop"
+    drain = True  # so that a test's "done" frame finds all the stderr written before it
+
+    def __init__(self, worker, pid, job, err_r, res_r):
+        super().__init__(worker, pid, job, time.monotonic())
+        self.current, self.sent = None, 0  # the test now running; test frames sent so far
+        self.err = _Pipe(err_r, job["stderr_cap"], job["stdout_cap"])
+        self.res_cap = job["stdout_cap"] + (65 << 20)  # one test's stdout plus its return value
+        self.res = _Pipe(res_r, self.res_cap + 1)  # one byte over shows a flood
+        self.watch_pipe(self.err)
+        self.watch_pipe(self.res, self.take_frames)
+        os.set_blocking(err_r, False)
+        os.set_blocking(res_r, False)
+
+    def check_deadline(self, now):
+        if self.current is not None and now >= self.deadline:  # a running test has a deadline
+            self.cut("timeout", wall_s=now - self.deadline + self.job["timeout_s"])
+
+    def on_host(self, ev):
+        if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
+            self.abandon()  # never returns
+        header, _ = read_frame(self.worker.rfd)
+        if header.get("op") == "stop":
+            self.cut("stopped")
+
+    def cut(self, status, wall_s=0.0):
+        """Kill the job for ``status`` (first reason wins) and report the running test with it;
+        after a host "stop" nothing more is reported."""
+        if self.stopped is not None:
+            return
+        self.worker.kill_job(self.pid)
+        if self.current is not None and status != "stopped":
+            self.forward({"i": self.current, "status": status, "exit_code": None,
+                          "wall_s": wall_s, "cpu_s": 0.0, "max_rss_mb": 0.0})
+        self.current, self.stopped = None, status
+
+    def take_frames(self):
+        """Act on every complete frame the child has written to the result pipe."""
+        if len(self.res.buf) > self.res_cap:  # garbage flooding the result pipe
+            self.cut("output_limit")
+        while not self.stopped:
+            frame = _pop_frame(self.res.buf)
+            if frame is None:
+                return
+            self.on_frame(*frame)
+
+    def on_frame(self, header, blobs):
+        # The program shares the child process, so it could forge frames: accept only the next
+        # test in order, one at a time.
+        ev, i = header.get("ev"), header.get("i")
+        if ev == "start" and self.current is None and i == self.sent:
+            self.current, self.deadline = self.sent, time.monotonic() + self.job["timeout_s"]
+        elif ev == "done" and self.current is not None and i == self.current:
+            self.pull(self.err)  # the child flushed stderr before "done"
+            keys = ("i", "status", "exit_code", "wall_s", "cpu_s", "max_rss_mb")
+            self.forward({k: header.get(k) for k in keys}, (blobs + [b"", b""])[:2])
+            self.current, self.deadline = None, None
+
+    def forward(self, header, blobs=(b"", b"")):
+        """Send the host one "test" frame, with the stderr gathered since the last one."""
+        header = dict(header, ev="test")
+        header.setdefault("stderr_truncated", len(self.err.buf) >= self.err.cap)
+        write_all(self.worker.wfd, encode_frame(header, [blobs[0], bytes(self.err.buf), blobs[1]]))
+        self.err.buf.clear()
+        self.sent += 1
+
+    def result(self, wall):
+        exit_code, sig = self.exit_status()
+        if self.current is not None and self.stopped is None:  # died in the middle of a test
+            cpu, rss_mb = self.usage()
+            status = self.worker.classify(exit_code, sig, bytes(self.err.buf), cpu, self.job)
+            if status == "ok":
+                status = "runtime_error"  # e.g. os._exit(0) mid-test: no output was delivered
+            self.forward({"i": self.current, "status": status, "exit_code": exit_code,
+                          "signal": sig, "wall_s": wall, "cpu_s": cpu, "max_rss_mb": rss_mb})
+        return {"ev": "end", "status": self.stopped or "ok", "tests_sent": self.sent,
+                "exit_code": exit_code, "signal": sig}
 
 
 def main(argv):

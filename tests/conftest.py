@@ -5,15 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ring_serve.net import free_port
+from ring_core.service import Service, ServiceError, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -21,14 +18,25 @@ SCRIPT_ANSWER = "<think>add</think>The answer is \\boxed{42}"
 API_KEY = "test-key-123"
 
 
-@dataclass
-class RunningServer:
-    base_url: str  # http://127.0.0.1:PORT
-    model: str
-    model_dir: Path
-    api_key: str | None
-    proc: subprocess.Popen
-    log: Path
+class RunningServer(Service):
+    """A `ring serve` child (``ring_core.service.Service``) plus what tests need to reach it."""
+
+    def __init__(self, home: Path, model_dir: Path | None, name: str | None, api_key: str | None, log: Path):
+        port = free_port()
+        cmd = [ring_bin(), "serve", "--port", str(port), "--timeout", "900"]
+        if model_dir is not None:
+            cmd.insert(2, str(model_dir))
+        if name:
+            cmd += ["--served-model-name", name]
+        env = {**os.environ, "RING_HOME": str(home)}
+        env.pop("RING_API_KEY", None)
+        if api_key:
+            env["RING_API_KEY"] = api_key
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.model = name or ("ring-tiny" if model_dir is None else model_dir.name)
+        self.model_dir = model_dir or home / "models" / "ring-tiny"
+        self.api_key, self.log = api_key, log
+        super().__init__("ring serve", cmd, self.base_url + "/health", env=env, log_path=log)
 
     @property
     def v1(self) -> str:
@@ -39,9 +47,6 @@ class RunningServer:
 
         return OpenAI(base_url=self.v1, api_key=self.api_key or "none", max_retries=0, **kw)
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
 
 def ring_bin() -> str:
     return str(Path(sys.executable).with_name("ring"))
@@ -49,34 +54,13 @@ def ring_bin() -> str:
 
 def start_ring_serve(home: Path, model_dir: Path | None, name: str | None, api_key: str | None,
                      log: Path, timeout_s: float = 900) -> RunningServer:
-    port = free_port()
-    cmd = [ring_bin(), "serve", "--port", str(port), "--timeout", str(timeout_s)]
-    if model_dir is not None:
-        cmd.insert(2, str(model_dir))
-    if name:
-        cmd += ["--served-model-name", name]
-    env = {**os.environ, "RING_HOME": str(home)}
-    env.pop("RING_API_KEY", None)
-    if api_key:
-        env["RING_API_KEY"] = api_key
-    proc = subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"ring serve exited {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        stop(proc)
-        raise RuntimeError(f"ring serve not healthy in {timeout_s}s:\n{log.read_text()[-4000:]}")
-    resolved = model_dir or home / "models" / "ring-tiny"
-    return RunningServer(url, name or ("ring-tiny" if model_dir is None else model_dir.name),
-                         resolved, api_key, proc, log)
+    server = RunningServer(home, model_dir, name, api_key, log).spawn()
+    try:
+        server.wait_ready(timeout_s, poll_s=1.0)
+    except ServiceError:
+        stop(server.proc)
+        raise
+    return server
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -134,3 +118,28 @@ def scripted_server(tmp_path_factory):
     server = start_ring_serve(home, model_dir, "ring-scripted", None, log)
     yield server
     stop(server.proc)
+
+
+@pytest.fixture(scope="session")
+def rollout_server(tmp_path_factory):
+    """The tiny model on a vLLM server in RL dev mode (pause/resume, /collective_rpc) with our
+    weight-reload worker extension (``trainer.weight_sync.server_args``); no key. One per session."""
+    from ring_serve.tiny_model import build_tiny_model
+    from ring_serve.vllm_server import ServeOptions, VllmServer
+    from trainer.weight_sync import SERVER_ENV, server_args
+
+    model_dir = build_tiny_model(tmp_path_factory.mktemp("rollout_model") / "ring-tiny")
+    log = tmp_path_factory.mktemp("logs") / "rollout_server.log"
+    mp = pytest.MonkeyPatch()
+    try:  # VllmServer copies os.environ when it is built
+        for name, value in SERVER_ENV.items():
+            mp.setenv(name, value)
+        mp.delenv("RING_API_KEY", raising=False)
+        server = VllmServer(ServeOptions(model=str(model_dir), port=free_port(), max_model_len=512, kv_cache_gb=0.5,
+                                         extra_args=server_args()), log_path=log)
+    finally:
+        mp.undo()
+    server.model_dir = model_dir
+    server.start(timeout_s=900)
+    yield server
+    server.stop()

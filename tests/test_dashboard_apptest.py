@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ring_serve.store import api, db
+from evaluators.registry import suite_for
+from ring_core.store import api, db
 
 st_testing = pytest.importorskip("streamlit.testing.v1")
 AppTest = st_testing.AppTest
@@ -64,7 +65,7 @@ def _seed(url: str) -> dict[tuple[str, str], int]:
             tag = "ours" if model == "ring-lite" else "baseline"
             m = api.get_or_create_model(s, model, tags=tag)
             for bench, matrix in per_bench.items():
-                b = api.get_or_create_benchmark(s, bench, "1", f"sha256-{bench}")
+                b = api.get_or_create_benchmark(s, bench, "1", f"sha256-{bench}", suite=suite_for(bench))
                 if model == "ring-lite" and bench == "aime_2024":
                     # An older run with other settings: the leaderboard must show the newer one.
                     old = api.get_or_create_run(s, m, b, {"temperature": 1.0}, "math-0", 4)
@@ -86,7 +87,7 @@ def _seed(url: str) -> dict[tuple[str, str], int]:
                 api.set_run_status(s, run.id, "done")
                 ids[(model, bench)] = run.id
         broken = api.get_or_create_model(s, "broken-model")
-        b = api.get_or_create_benchmark(s, "aime_2024", "1", "sha256-aime_2024")
+        b = api.get_or_create_benchmark(s, "aime_2024", "1", "sha256-aime_2024", suite="math")
         failed = api.get_or_create_run(s, broken, b, {}, "math-1", 1)
         api.add_samples(s, failed.id, [{"problem_id": "p0", "sample_index": 0, "correct": True}])
         api.set_run_status(s, failed.id, "failed")
@@ -327,7 +328,7 @@ def test_live_refresh_shows_new_samples(app, seeded):
     with db.session(url) as s:  # leave the module DB as seeded
         from sqlalchemy import delete
 
-        from ring_serve.store.models import Sample
+        from ring_core.store.models import Sample
         s.execute(delete(Sample).where(Sample.problem_id == "p9"))
 
 
@@ -367,8 +368,8 @@ def test_open_run_while_live_refresh_is_on(app, seeded):
 
 
 def test_launch_command_and_bad_port():
-    from dashboard.launch import APP as LAUNCHED
-    from dashboard.launch import command
+    from dashboard.server import APP as LAUNCHED
+    from dashboard.server import command
 
     cmd = command(8599, "127.0.0.1", True)
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(LAUNCHED)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ring_serve.net import free_port
-from ring_serve.store import api, db
+from ring_core.service import free_port
+from ring_core.store import api, db
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

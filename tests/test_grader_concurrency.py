@@ -8,7 +8,7 @@ import time
 import pytest
 
 from evaluators.math import agrade, grade
-from evaluators.math.pool import warm
+from evaluators.math.sympy_pool import warm
 from evaluators.timeout_pool import PoolTimeout, TimeoutPool, WorkerError
 
 TIMEOUT = 1.5

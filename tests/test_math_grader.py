@@ -10,7 +10,8 @@ import pytest
 import evaluators
 from evaluators import Verdict, get_verifier
 from evaluators.math import grade, grade_batch
-from evaluators.math.extract import boxed_all, candidates, strip_think
+from evaluators.answer import final_answer as strip_think
+from evaluators.math.extract import boxed_all, candidates
 
 HERE = Path(__file__).resolve().parent
 CASES = [json.loads(line) for line in (HERE / "data" / "math_cases.jsonl").read_text().splitlines()]

@@ -1,4 +1,4 @@
-"""Runner metrics: unbiased pass@k against brute force, maj@k, standard error and bootstrap CI."""
+"""Runner metrics: unbiased pass@k against brute force, maj@k, standard error and the 95% CI."""
 from __future__ import annotations
 
 import itertools
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evaluators.runner.metrics import bootstrap_ci, majority_correct, pass_at_k, standard_error, summarize
+from evaluators.runner.scoring import ci95, majority_correct, pass_at_k, standard_error, summarize
 
 
 def brute_pass_at_k(n: int, c: int, k: int) -> float:
@@ -50,12 +50,12 @@ def test_standard_error_and_ci():
     values = [0.0, 1.0] * 50
     se = standard_error(values)
     assert se == pytest.approx(math.sqrt(0.25 * 100 / 99) / 10, rel=1e-9)
-    lo, hi = bootstrap_ci(values, seed=3)
+    lo, hi = ci95(values)
     assert lo < 0.5 < hi
     assert 0.3 < lo and hi < 0.7
-    assert bootstrap_ci(values, seed=3) == (lo, hi)  # seeded
+    assert ci95(values) == (lo, hi)  # deterministic
     assert standard_error([1.0]) == 0.0
-    assert bootstrap_ci([1.0, 1.0]) == (1.0, 1.0)
+    assert ci95([1.0, 1.0]) == (1.0, 1.0)
 
 
 def test_summarize_known_values():

@@ -7,7 +7,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-from ring_serve.reward.launch import reward_server  # noqa: E402
+from ring_serve.reward.spawn import reward_server  # noqa: E402
 
 MAX_EXAMPLES = 20  # per operation: keeps the whole run well under a minute
 

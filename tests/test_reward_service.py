@@ -11,10 +11,10 @@ import pytest
 
 from evaluators import get_verifier
 from evaluators.compat import grade_items
-from evaluators.compat.client import RewardClient
+from evaluators.compat.reward_client import RewardClient
 from evaluators.compat.trl import reward_func
 from evaluators.compat.verl import compute_score, compute_score_batch
-from ring_serve.reward.launch import reward_server
+from ring_serve.reward.spawn import reward_server
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "benchmarks"
 KEY = "reward-test-key"
@@ -91,6 +91,19 @@ def test_batch_keeps_order_and_isolates_bad_items(http):
     assert [r["score"] for r in results] == [1.0, 0.0, 0.0]
     assert results[1]["error"] and "letters" in results[1]["error"]
     assert results[0]["error"] is None and results[2]["extracted"] == "A"
+
+
+def test_in_process_and_service_give_identical_results(server):
+    """The same good and bad items through grade_items in-process and over HTTP: same fields."""
+    items = [{"verifier": "gpqa", "response": "Answer: B", "reference": "B", "id": "good-gpqa"},
+             {"verifier": "gpqa", "response": "Answer: B", "reference": "not a letter", "id": "bad-gpqa"},
+             {"verifier": "math", "response": "so \\boxed{\\frac{1}{2}}", "reference": "0.5"},
+             {"verifier": "math", "response": "\\boxed{1}", "reference": ["1"], "id": "bad-math"}]
+    local = grade_items(items)
+    remote = grade_items(items, url=server.base_url)
+    assert [r.model_dump(exclude={"elapsed_s"}) for r in remote] == [r.model_dump(exclude={"elapsed_s"}) for r in local]
+    assert [r.reason for r in local][1::2] == ["invalid item", "invalid item"]
+    assert all(r.error for r in local[1::2]) and not any(r.error for r in local[::2])
 
 
 def test_code_item_runs_in_sandbox(http):
@@ -332,4 +345,4 @@ def test_client_with_key_backs_off_until_admitted(small):
         RewardClient(small.base_url, "wrong").grade([{"verifier": "gpqa", "response": "A", "reference": "A"}])
     remote = grade_items([{"verifier": "gpqa", "response": "Answer: A", "reference": "B"}],
                          url=small.base_url, api_key=KEY)
-    assert remote[0]["score"] == 0.0 and remote[0]["extracted"] == "A"
+    assert remote[0].score == 0.0 and remote[0].extracted == "A"

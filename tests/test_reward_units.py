@@ -10,10 +10,15 @@ import pytest
 from evaluators.compat.openrlhf import reward_func as openrlhf_reward, strip_prompt
 from evaluators.compat.trl import reward_func
 from evaluators.compat.verl import compute_score, compute_score_batch
-from ring_serve.reward.datasource import verifier_for
-from ring_serve.reward.options import OptionError, clean_options
-from ring_serve.reward.grading import Job, grade_jobs, grade_one
+from evaluators.registry import get_verifier, verifier_for_source
+from evaluators.verifier import OptionError
+from ring_serve.reward.dispatch import Job, grade_job, grade_jobs
 from ring_serve.reward.queue import Admission, GradingRunner, Timeout
+
+
+def clean_options(verifier: str, options: dict) -> dict:
+    """What the reward service does with a client's options."""
+    return get_verifier(verifier).check_options(options, trusted_ok=False)
 
 
 @pytest.mark.parametrize("source, name", [
@@ -23,7 +28,7 @@ from ring_serve.reward.queue import Admission, GradingRunner, Timeout
     ("codeparrot/apps", "code"), ("newfacade/LeetCodeDataset", "code"), ("taco", "code"),
     ("code", "code"), ("imagenet", None), ("", None)])
 def test_data_source_mapping(source, name):
-    assert verifier_for(source) == name
+    assert verifier_for_source(source) == name
 
 
 def test_options_are_whitelisted_and_checked():
@@ -92,7 +97,7 @@ def test_chunked_grading_keeps_order_and_matches_one_by_one():
     results = asyncio.run(grade_jobs(runner, jobs, deadline))
     runner.close()
     assert [r.id for r in results] == [j.id for j in jobs]
-    expected = [grade_one(j, deadline) for j in jobs]
+    expected = [grade_job(j, deadline) for j in jobs]
     assert [(r.correct, r.reason, r.error) for r in results] == [(e.correct, e.reason, e.error) for e in expected]
     assert sum(r.correct for r in results) == 66 + 5 + 10 and sum(r.error is not None for r in results) == 5
 

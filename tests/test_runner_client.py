@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from evaluators.runner.client import ChatClient, RequestFailed, backoff_delay, split_reasoning
+from evaluators.answer import split_reasoning
+from evaluators.runner.chat_client import ChatClient, RequestFailed, backoff_delay
 
 
 class FlakyPeer:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from evaluators import get_verifier
-from evaluators.runner import datasets, lcb, synthetic
+from evaluators.runner import datasets, synthetic
+from evaluators.runner import lcb_dataset as lcb
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "benchmarks"
 LCB_FILE = SHARED / "livecodebench_v5_2408_2501_publictests.jsonl"

@@ -10,8 +10,8 @@ from math import comb
 
 import pytest
 
-from evaluators.runner.metrics import pass_at_k
-from sandbox import lcb
+from evaluators.runner.scoring import pass_at_k
+from evaluators.code import outputs, reference
 
 
 @pytest.mark.parametrize("got, want, ok", [
@@ -30,23 +30,23 @@ from sandbox import lcb
     ("inf", "1e308", False),
 ])
 def test_compare_stdout(got, want, ok):
-    assert lcb.compare_stdout(got, want)[0] is ok
+    assert outputs.compare_stdout(got, want)[0] is ok
 
 
 def test_strict_mode_reproduces_lcb_exact_float_defect():
-    assert lcb.compare_stdout("0.3333333", "0.3333333333")[0]
-    assert not lcb.compare_stdout("0.3333333", "0.3333333333", strict=True)[0]
-    assert lcb.compare_stdout("1.50", "1.5", strict=True)[0]  # Decimal equality
+    assert outputs.compare_stdout("0.3333333", "0.3333333333")[0]
+    assert not outputs.compare_stdout("0.3333333", "0.3333333333", strict=True)[0]
+    assert outputs.compare_stdout("1.50", "1.5", strict=True)[0]  # Decimal equality
 
 
 def test_mixed_text_line_needs_exact_match_as_in_lcb():
     # LCB converts whole lines to Decimals; a word in the line makes it an exact comparison.
-    assert not lcb.compare_stdout("Yes 1.0", "Yes 1")[0]
-    assert lcb.compare_stdout("Yes 1", "Yes 1")[0]
+    assert not outputs.compare_stdout("Yes 1.0", "Yes 1")[0]
+    assert outputs.compare_stdout("Yes 1", "Yes 1")[0]
 
 
 def test_wrong_answer_reason_names_the_line():
-    ok, reason = lcb.compare_stdout("1\n5\n", "1\n2\n")
+    ok, reason = outputs.compare_stdout("1\n5\n", "1\n2\n")
     assert not ok and "line 2" in reason
 
 
@@ -62,11 +62,11 @@ def test_wrong_answer_reason_names_the_line():
     ({"__sandbox_type__": "set", "repr": "{1}"}, "[1]", False),
 ])
 def test_compare_functional(got, want, ok):
-    assert lcb.compare_functional(got, want)[0] is ok
+    assert outputs.compare_functional(got, want)[0] is ok
 
 
 def test_functional_strict_is_plain_equality():
-    assert not lcb.compare_functional(0.1 + 0.2, "0.3", strict=True)[0]
+    assert not outputs.compare_functional(0.1 + 0.2, "0.3", strict=True)[0]
 
 
 def test_pass_at_k_matches_brute_force():
@@ -90,8 +90,8 @@ def test_parse_reference_shapes():
     for ref in ({"tests": tests}, json.dumps({"tests": tests}),
                 {"public_test_cases": json.dumps(tests), "private_test_cases": "", "metadata": "{}"},
                 {"inputs": ["1\n"], "outputs": ["1\n"]}):
-        cases, mode, func = lcb.parse_reference(ref)
-        assert (cases, mode, func) == ([lcb.Case("1\n", "1\n")], "stdin", None)
+        cases, mode, func = reference.parse_reference(ref)
+        assert (cases, mode, func) == ([reference.Case("1\n", "1\n")], "stdin", None)
 
 
 def test_parse_reference_functional_and_compressed_private_tests():
@@ -99,14 +99,14 @@ def test_parse_reference_functional_and_compressed_private_tests():
     blob = base64.b64encode(zlib.compress(pickle.dumps(json.dumps(private)))).decode()
     row = {"public_test_cases": [], "private_test_cases": blob,
            "metadata": json.dumps({"func_name": "add"})}
-    cases, mode, func = lcb.parse_reference(row)
-    assert cases == [lcb.Case("[1]\n2", "3")] and mode == "functional" and func == "add"
+    cases, mode, func = reference.parse_reference(row)
+    assert cases == [reference.Case("[1]\n2", "3")] and mode == "functional" and func == "add"
 
 
 def test_compressed_tests_refuse_pickled_objects():
-    evil = base64.b64encode(zlib.compress(pickle.dumps(lcb.Case("a", "b")))).decode()
+    evil = base64.b64encode(zlib.compress(pickle.dumps(reference.Case("a", "b")))).decode()
     with pytest.raises(ValueError):
-        lcb.parse_reference({"public_test_cases": evil})
+        reference.parse_reference({"public_test_cases": evil})
 
 
 @pytest.mark.parametrize("ref, message", [
@@ -120,4 +120,4 @@ def test_compressed_tests_refuse_pickled_objects():
 ])
 def test_parse_reference_errors_are_clear(ref, message):
     with pytest.raises(ValueError, match=message):
-        lcb.parse_reference(ref)
+        reference.parse_reference(ref)

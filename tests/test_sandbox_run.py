@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import sandbox
-from sandbox import lcb
+from evaluators.code import judge, reference
 from sandbox.backends import resolve_backend
 from sandbox.pool import WorkerPool
 
@@ -110,31 +110,31 @@ def test_process_backend_runs_when_chosen():
 def test_run_tests_stdin_codes(pool):
     tests = [{"input": f"{i} {i}\n", "output": f"{2 * i}\n"} for i in range(6)]
     good = "a, b = map(int, input().split())\nprint(a + b)"
-    rep = sandbox.run_tests(good, tests, backend=pool)
+    rep = judge.run_tests(good, tests, backend=pool)
     assert rep.passed and rep.n_passed == 6 and rep.lcb_results == [True] * 6
     wrong = "a, b = map(int, input().split())\nprint(a + b + (a == 3))"
-    rep = sandbox.run_tests(wrong, tests, backend=pool)
-    assert not rep.passed and rep.lcb_results == [True, True, True, lcb.WRONG_ANSWER]
+    rep = judge.run_tests(wrong, tests, backend=pool)
+    assert not rep.passed and rep.lcb_results == [True, True, True, judge.WRONG_ANSWER]
     crash = "a, b = map(int, input().split())\nprint(a + b if a != 2 else 1 // 0)"
-    assert sandbox.run_tests(crash, tests, backend=pool).lcb_results == [True, True, lcb.RUNTIME_ERROR]
+    assert judge.run_tests(crash, tests, backend=pool).lcb_results == [True, True, judge.RUNTIME_ERROR]
     slow = "import time\na, b = map(int, input().split())\nif a == 1: time.sleep(60)\nprint(a + b)"
-    rep = sandbox.run_tests(slow, tests, per_test_timeout_s=1, backend=pool)
-    assert rep.lcb_results == [True, lcb.TIME_LIMIT] and rep.tests[-1].status == "timeout"
+    rep = judge.run_tests(slow, tests, per_test_timeout_s=1, backend=pool)
+    assert rep.lcb_results == [True, judge.TIME_LIMIT] and rep.tests[-1].status == "timeout"
 
 
 def test_run_tests_keeps_going_when_asked(pool):
     tests = [{"input": f"{i}\n", "output": f"{i}\n"} for i in range(4)]
-    rep = sandbox.run_tests("x = int(input())\nprint(x if x != 1 else -1)", tests,
+    rep = judge.run_tests("x = int(input())\nprint(x if x != 1 else -1)", tests,
                             stop_on_first_failure=False, backend=pool)
     assert [t.passed for t in rep.tests] == [True, False, True, True]
-    assert rep.lcb_results == [True, lcb.WRONG_ANSWER]  # the prefix LCB itself reports
+    assert rep.lcb_results == [True, judge.WRONG_ANSWER]  # the prefix LCB itself reports
 
 
 def test_state_does_not_leak_between_tests(pool):
     code = "import sys\nseen = globals().setdefault('seen', [])\nseen.append(1)\nprint(len(seen))"
     tests = [{"input": "", "output": "1\n"}] * 3
-    assert sandbox.run_tests(code, tests, backend=pool).passed
-    assert sandbox.run_tests(code, tests, backend=pool, process_per_test=True).passed
+    assert judge.run_tests(code, tests, backend=pool).passed
+    assert judge.run_tests(code, tests, backend=pool, process_per_test=True).passed
 
 
 def test_functional_mode(pool):
@@ -150,26 +150,26 @@ def test_functional_mode(pool):
     tests = [{"input": "[2, 7, 11, 15]\n9", "output": "[0, 1]"},
              {"input": "[3, 2, 4]\n6", "output": "[1, 2]"}]
     for per_test in (False, True):
-        rep = sandbox.run_tests(code, tests, mode="functional", func_name="twoSum", backend=pool,
+        rep = judge.run_tests(code, tests, mode="functional", func_name="twoSum", backend=pool,
                                 process_per_test=per_test)
         assert rep.passed, rep
-    missing = sandbox.run_tests(code, tests, mode="functional", func_name="threeSum", backend=pool)
-    assert missing.lcb_results == [lcb.RUNTIME_ERROR]
+    missing = judge.run_tests(code, tests, mode="functional", func_name="threeSum", backend=pool)
+    assert missing.lcb_results == [judge.RUNTIME_ERROR]
 
 
 def test_functional_nested_tuple_is_not_a_list_as_in_lcb(pool):
     code = "class Solution:\n    def f(self, x):\n        return [(x, x)]"
-    rep = sandbox.run_tests(code, [{"input": "1", "output": "[[1, 1]]"}], mode="functional",
+    rep = judge.run_tests(code, [{"input": "1", "output": "[[1, 1]]"}], mode="functional",
                             func_name="f", backend=pool)
-    assert rep.lcb_results == [lcb.WRONG_ANSWER]
+    assert rep.lcb_results == [judge.WRONG_ANSWER]
 
 
 def test_functional_float_tolerance(pool):
     code = "class Solution:\n    def f(self, x):\n        return x / 3"
     tests = [{"input": "1", "output": "0.33333"}]
-    assert not sandbox.run_tests(code, tests, mode="functional", func_name="f", backend=pool,
+    assert not judge.run_tests(code, tests, mode="functional", func_name="f", backend=pool,
                                  float_tol=1e-6).passed
-    assert sandbox.run_tests(code, tests, mode="functional", func_name="f", backend=pool,
+    assert judge.run_tests(code, tests, mode="functional", func_name="f", backend=pool,
                              float_tol=1e-4).passed
 
 
@@ -177,30 +177,30 @@ def test_functional_float_tolerance(pool):
     {"mode": "interactive"}, {"mode": "functional"}, {"mode": "functional", "func_name": "a b"}])
 def test_run_tests_rejects_bad_modes(pool, kwargs):
     with pytest.raises(ValueError):
-        sandbox.run_tests("print(1)", [{"input": "", "output": "1"}], backend=pool, **kwargs)
+        judge.run_tests("print(1)", [{"input": "", "output": "1"}], backend=pool, **kwargs)
 
 
 def test_run_tests_rejects_bad_tests(pool):
     for tests in ([], [{"input": "1"}], [("1", 2)], ["x"]):
         with pytest.raises(ValueError):
-            sandbox.run_tests("print(1)", tests, backend=pool)
+            judge.run_tests("print(1)", tests, backend=pool)
 
 
 def test_global_timeout_marks_every_test(pool):
     tests = [{"input": "", "output": ""}] * 3
-    rep = sandbox.run_tests("import time\ntime.sleep(0.4)", tests, global_timeout_s=0.5, backend=pool)
-    assert not rep.passed and rep.lcb_results == [lcb.GLOBAL_TIMEOUT] * 3
+    rep = judge.run_tests("import time\ntime.sleep(0.4)", tests, global_timeout_s=0.5, backend=pool)
+    assert not rep.passed and rep.lcb_results == [judge.GLOBAL_TIMEOUT] * 3
 
 
 def test_group_mode_attack_then_pool_serves(pool):
     # Attacks inside a test group: output flood, daemon, endless loop; pool keeps working.
     tests = [{"input": "1\n", "output": "1\n"}] * 2
     flood = "import sys\nfor _ in range(1024):\n    sys.stdout.write('x' * (1 << 20))"
-    assert sandbox.run_tests(flood, tests, backend=pool).tests[0].status in ("output_limit", "runtime_error")
+    assert judge.run_tests(flood, tests, backend=pool).tests[0].status in ("output_limit", "runtime_error")
     daemon = "import os\nif os.fork() == 0:\n    os.setsid()\n    import time; time.sleep(300)\nprint(1)"
-    assert sandbox.run_tests(daemon, tests, backend=pool).passed
-    rep = sandbox.run_tests("while True: pass", tests, per_test_timeout_s=0.5, backend=pool)
-    assert rep.lcb_results == [lcb.TIME_LIMIT]
+    assert judge.run_tests(daemon, tests, backend=pool).passed
+    rep = judge.run_tests("while True: pass", tests, per_test_timeout_s=0.5, backend=pool)
+    assert rep.lcb_results == [judge.TIME_LIMIT]
     res = sandbox.run("import os; print(len([p for p in os.listdir('/proc') if p.isdigit()]))", backend=pool)
     assert res.stdout == "2\n"
 
@@ -233,11 +233,11 @@ def test_real_lcb_problems_from_shared_data(pool):
                     "print(sorted(range(n), key=lambda i: -a[i])[1] + 1)",
     }
     for qid, code in solutions.items():
-        cases, mode, func = lcb.parse_reference(rows[qid])
-        rep = sandbox.run_tests(code, cases, mode=mode, func_name=func, backend=pool)
+        cases, mode, func = reference.parse_reference(rows[qid])
+        rep = judge.run_tests(code, cases, mode=mode, func_name=func, backend=pool)
         assert rep.passed, (qid, rep)
-        wrong = sandbox.run_tests("print(0)", cases, mode=mode, func_name=func, backend=pool)
-        assert wrong.lcb_results == [lcb.WRONG_ANSWER]
+        wrong = judge.run_tests("print(0)", cases, mode=mode, func_name=func, backend=pool)
+        assert wrong.lcb_results == [judge.WRONG_ANSWER]
 
 
 def test_forged_result_frames_gain_nothing(pool):
@@ -259,10 +259,10 @@ def test_forged_result_frames_gain_nothing(pool):
         print(int(input()) * 2)
         ''')
     tests = [{"input": f"{i}\n", "output": f"{2 * i}\n"} for i in range(5)]
-    rep = sandbox.run_tests(code, tests, backend=pool)
+    rep = judge.run_tests(code, tests, backend=pool)
     assert not rep.passed
     assert [t.index for t in rep.tests] == list(range(len(rep.tests)))
-    assert rep.lcb_results[-1] in (lcb.WRONG_ANSWER, lcb.RUNTIME_ERROR)
+    assert rep.lcb_results[-1] in (judge.WRONG_ANSWER, judge.RUNTIME_ERROR)
 
 
 def test_result_pipe_flood_is_contained(pool):
@@ -277,6 +277,6 @@ def test_result_pipe_flood_is_contained(pool):
                 pass
         print(1)
         ''')
-    rep = sandbox.run_tests(code, [{"input": "", "output": "1"}] * 3, backend=pool)
-    assert not rep.passed and rep.lcb_results == [lcb.RUNTIME_ERROR]
-    assert sandbox.run_tests("print(1)", [{"input": "", "output": "1"}] * 3, backend=pool).passed
+    rep = judge.run_tests(code, [{"input": "", "output": "1"}] * 3, backend=pool)
+    assert not rep.passed and rep.lcb_results == [judge.RUNTIME_ERROR]
+    assert judge.run_tests("print(1)", [{"input": "", "output": "1"}] * 3, backend=pool).passed

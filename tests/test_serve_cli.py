@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ring_serve.net import free_port
-from ring_serve.server import ServeOptions, build_command, vllm_flavour
+from ring_core.service import free_port
+from ring_serve.vllm_server import ServeOptions, build_command, vllm_flavour
 
 
 def test_command_has_ring_lite_presets(tmp_path):

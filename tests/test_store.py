@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from ring_serve.store import api, db
-from ring_serve.store.models import Base, Run, Sample, TrainingMetric
+from ring_core.store import api, db
+from ring_core.store.models import Base, Run, Sample, TrainingMetric
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = {"models", "benchmarks", "runs", "samples", "training_runs", "training_metrics"}
@@ -114,7 +114,7 @@ def test_first_write_wins_on_duplicate(url):
 def test_concurrent_writers_share_the_sqlite_file(url):
     # Two processes resume the same run at once; WAL + busy_timeout must serialise them.
     script = (
-        "import sys; from ring_serve.store import api, db\n"
+        "import sys; from ring_core.store import api, db\n"
         "url, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])\n"
         "for start in range(lo, hi, 10):\n"
         "    with db.session(url) as s:\n"
@@ -161,8 +161,10 @@ def test_run_tags_merge_and_bad_k_rejected(url):
     with db.session(url) as s:
         m = api.get_or_create_model(s, "m", tags=["b", "a", "a"])
         assert m.tags == "a,b"
-        b = api.get_or_create_benchmark(s, "livecodebench_v5", "v5", "h")
+        b = api.get_or_create_benchmark(s, "livecodebench_v5", "v5", "h", suite="code")
         assert b.suite == "code"
+        # the store knows no benchmarks: without a suite from the caller's verifier it stores ""
+        assert api.get_or_create_benchmark(s, "livecodebench_v6", "v6", "h").suite == ""
         run = api.get_or_create_run(s, m, b, {}, "code-1", 1, tags="nightly")
         again = api.get_or_create_run(s, m, b, {}, "code-1", 1, tags=["release", "nightly"])
         assert again.id == run.id and again.tags == "nightly,release"
@@ -236,12 +238,12 @@ def test_deleting_a_run_cascades_to_samples(url):
         assert s.scalar(select(func.count()).select_from(Sample)) == 0
 
 
-def test_sample_from_verdict(url):
+def test_sample_row_from_verdict(url):
     from evaluators.verdict import Verdict
 
     v = Verdict(correct=True, score=1.0, extracted="42", reason="equal as rationals",
                 elapsed_s=0.01, details={"parser": "sympy"})
-    row = api.sample_from_verdict("p7", 3, v, prompt="Q", reasoning="R", answer="\\boxed{42}",
+    row = api.sample_row("p7", 3, v, prompt="Q", reasoning="R", answer="\\boxed{42}",
                                   tokens=1234, latency_s=2.5)
     with db.session(url) as s:
         run_id = _seed_run(s).id

@@ -1,7 +1,7 @@
 """Data parallel (trainer.distributed): one C3PO step with 1 process vs `torchrun --nproc_per_node 2` (gloo).
 
 Both runs take the same fixed, seeded global batch (token ids, masks, advantages, behaviour
-log-probs; ``trainer.launch.check_step``); the 2-rank run shards it by rank with Phi per rank,
+log-probs; ``trainer.torchrun.check_step``); the 2-rank run shards it by rank with Phi per rank,
 the 1-process run uses 2 * Phi on the whole batch, so the rank-averaged loss and the updated
 weights must agree; also when each rank splits its share into several micro-batches (gradient
 accumulation, DDP's no_sync until the last one, different counts on the two ranks). Without the MoE aux losses they agree to float rounding; with them (computed
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ring_serve.net import free_port
+from ring_core.service import free_port
 from ring_serve.tiny_model import build_tiny_model
 from trainer import distributed as dist
 
@@ -34,7 +34,7 @@ def _env() -> dict:
 
 
 def _check(model: Path, out: Path, nproc: int, *extra: str) -> None:
-    args = ["-m", "trainer.launch", "check", str(model), "--out", str(out), "--aux", "both", "--lr", str(LR), *extra]
+    args = ["-m", "trainer.torchrun", "check", str(model), "--out", str(out), "--aux", "both", "--lr", str(LR), *extra]
     if nproc == 1:
         cmd = [sys.executable, *args]
     else:

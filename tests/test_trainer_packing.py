@@ -1,4 +1,4 @@
-"""Packed update (trainer.packing + trainer.rl.policy_update): prefix-shared rows give exactly the
+"""Packed update (trainer.packing + trainer.update.policy_update): prefix-shared rows give exactly the
 per-sequence log-probs, every sample lands in one micro-batch, the forward's cells follow the
 tokens, and gradient accumulation over micro-batches equals one big batch for every loss mode."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ring_serve.tiny_model import build_tiny_model
 from trainer.losses import LossConfig
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.packing import plan, response_logprobs
-from trainer.rl import Sample, policy_update
+from trainer.update import Sample, policy_update
 
 
 @pytest.fixture(scope="module")

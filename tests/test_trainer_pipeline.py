@@ -14,9 +14,11 @@ import torch
 
 from ring_serve.tiny_model import build_tiny_model
 from tests.conftest import scratch_ring_home
-from trainer.batching import load_tokenizer, pad_batch
+from trainer import metric_names
+from trainer.batching import pad_batch
 from trainer.data import KINDS, VERIFIERS, chat_prompt, make_tasks, split
-from trainer.select import load_checkpoints, select_checkpoint
+from trainer.checkpoint_select import load_checkpoints, select_checkpoint
+from trainer.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +60,11 @@ def test_pad_batch_masks_prompt_tokens(env):
 
 def test_sft_then_select_then_rl(env, tmp_path):
     home, model = env
-    from ring_serve.store import db
-    from ring_serve.store.models import TrainingMetric, TrainingRun
-    from trainer.rl import RLConfig, run_rl
-    from trainer.sft import SFTConfig, run_sft
+    from ring_core.store import db
+    from ring_core.store.models import TrainingMetric, TrainingRun
+    from trainer.config import RLConfig, SFTConfig
+    from trainer.rl import run_rl
+    from trainer.sft import run_sft
 
     out = tmp_path / "sft"
     recs = run_sft(SFTConfig(model_dir=str(model), out_dir=str(out), steps=30, batch_size=8, eval_every=15,
@@ -91,6 +94,10 @@ def test_sft_then_select_then_rl(env, tmp_path):
         names = {m.name for m in s.query(TrainingMetric).filter_by(training_run_id=runs["c3po"].id)}
         assert {"reward_mean", "entropy", "grad_norm", "tokens_in_step", "step_time_s", "kl",
                 "tokens_per_s", "response_len_max", "weight_sync_s"} <= names
+        # exactly the declared names (trainer.metric_names), which the dashboard orders by
+        assert names == set(metric_names.RL_METRICS) - {metric_names.SAMPLER_LOGP_GAP}  # torch sampler: no logp
+        sft_names = {m.name for m in s.query(TrainingMetric).filter_by(training_run_id=runs["sft"].id)}
+        assert sft_names == set(metric_names.SFT_METRICS)
 
     # resume: continues at step 3 from the newest checkpoint with its optimizer state
     cfg.steps, cfg.resume = 3, True
@@ -120,7 +127,8 @@ def test_cli_select_reports_both_rankings_and_rejects_bad_input(tmp_path):
 
 def test_rl_grpo_trains_on_all_and_c3po_defer_carries_leftovers(env, tmp_path):
     _, model = env
-    from trainer.rl import RLConfig, run_rl
+    from trainer.config import RLConfig
+    from trainer.rl import run_rl
 
     common = dict(policy_dir=str(model), prompts_per_step=2, group_size=2, max_new_tokens=12, sampler="torch",
                   save_every=100, log_db=False)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ring_serve.cli import app
-from ring_serve.reward.launch import reward_server
+from ring_serve.reward.spawn import reward_server
 from ring_serve.tiny_model import build_tiny_model
 from tests.conftest import scratch_ring_home
 from tests.test_trainer_tasks import wrong_answer
@@ -63,7 +63,7 @@ def test_rewards_in_process_and_served_agree(env):
 
 
 def test_served_rewards_need_the_key(env, monkeypatch):
-    from evaluators.compat.client import RewardServiceError
+    from evaluators.compat.reward_client import RewardServiceError
 
     _, server = env
     monkeypatch.delenv("RING_API_KEY")
@@ -72,7 +72,7 @@ def test_served_rewards_need_the_key(env, monkeypatch):
 
 
 def test_traces_fit_the_tokenizer_and_the_generation_limit(tiny):
-    from trainer.batching import load_tokenizer
+    from trainer.tokenizer import load_tokenizer
 
     tok = load_tokenizer(tiny)
     train, _ = split(200, 20, seed=0, kinds=("code", "science"), max_operand=20)
@@ -82,10 +82,11 @@ def test_traces_fit_the_tokenizer_and_the_generation_limit(tiny):
 
 
 def test_rl_code_science_with_in_process_and_served_rewards(env, scripted, tmp_path, capsys):
-    from ring_serve.store import db
-    from ring_serve.store.models import TrainingMetric, TrainingRun
-    from trainer import launch
-    from trainer.rl import RLConfig, run_rl
+    from ring_core.store import db
+    from ring_core.store.models import TrainingMetric, TrainingRun
+    from trainer import torchrun
+    from trainer.config import RLConfig
+    from trainer.rl import run_rl
 
     _, server = env
     common = dict(policy_dir=str(scripted), stage="code-science", steps=2, prompts_per_step=12, group_size=2,
@@ -106,9 +107,9 @@ def test_rl_code_science_with_in_process_and_served_rewards(env, scripted, tmp_p
         assert {"reward_mean", "accuracy", "entropy", "kl", "tokens_in_step", "step_time_s"} <= names
 
     # the torchrun entry (one plain process) with the reward service: same seed, same first step
-    assert launch.main(["rl", str(scripted), "--out", str(tmp_path / "served"), "--stage", "code-science",
-                        "--steps", "1", "--prompts-per-step", "12", "--group-size", "2",
-                        "--reward-url", server.base_url, "--no-db"]) == 0
+    assert torchrun.main(["rl", str(scripted), "--out", str(tmp_path / "served"), "--stage", "code-science",
+                          "--steps", "1", "--prompts-per-step", "12", "--group-size", "2", "--sampler", "torch",
+                          "--reward-url", server.base_url, "--no-db"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["step"] == 1 and last["reward_mean"] == local[0]["reward_mean"]
 
@@ -123,9 +124,10 @@ def test_rl_code_science_with_in_process_and_served_rewards(env, scripted, tmp_p
 
 
 def test_sft_validation_grades_each_task_with_its_verifier(tiny, scripted, tmp_path):
-    from trainer.batching import load_tokenizer
+    from trainer.tokenizer import load_tokenizer
     from trainer.modeling import BailingMoeForCausalLM
-    from trainer.sft import SFTConfig, evaluate, run_sft
+    from trainer.config import SFTConfig
+    from trainer.sft import evaluate, run_sft
 
     tasks = make_tasks(8, 3, kinds=("science",)) + make_tasks(4, 3, kinds=("code",))
     m = evaluate(BailingMoeForCausalLM.from_pretrained(scripted), load_tokenizer(scripted), tasks,

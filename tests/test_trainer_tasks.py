@@ -73,15 +73,16 @@ def test_heldout_suite_file_is_a_ring_eval_suite_of_unseen_problems(tmp_path):
     """`ring train eval` writes the held-out problems as a JSONL math suite for the runner."""
     from evaluators.runner.datasets import load_suite
     from trainer.data import split
-    from trainer.served_eval import model_name, write_suite
+    from ring_serve.served_eval import model_name, write_suite
+    from trainer.config import HeldoutConfig
 
     path = tmp_path / "heldout.jsonl"
-    n = write_suite(path, 0, ("add", "chain"), 9, 600)
+    n = write_suite(path, HeldoutConfig(seed=0, kinds=("add", "chain"), max_operand=9, n_val=600))
     ds = load_suite(f"jsonl:{path}", overrides={"math": "{problem}"})
     assert n == len(ds.problems) == 378 and ds.verifier == "math"  # the README's 378 unseen problems
     train, _ = split(360, 48, 0, ("add", "chain"), 9)
     assert not {p.prompt for p in ds.problems} & {t.question for t in train}
     assert all(p.reference.lstrip("-").isdigit() for p in ds.problems)
     with pytest.raises(ValueError, match="math kinds only"):
-        write_suite(tmp_path / "x.jsonl", 0, ("science",), 9, 8)
+        write_suite(tmp_path / "x.jsonl", HeldoutConfig(kinds=("science",), max_operand=9, n_val=8))
     assert model_name(tmp_path / "run" / "step_000100") == "run/step_000100"

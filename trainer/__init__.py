@@ -1,1 +1,1 @@
-
+"""Training: our torch BailingMoe (``trainer.modeling``), distillation SFT, checkpoint selection and C3PO RL."""

@@ -1,35 +1,11 @@
-"""Tokenizer loading and padding prompt+response sequences into training tensors."""
+"""Padding prompt+response sequences into training tensors (SFT and the validation forward)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from trainer.losses import response_mask
-
-
-@dataclass
-class TokenizerInfo:
-    tok: object  # tokenizers.Tokenizer
-    eos_id: int
-    pad_id: int
-
-    def encode(self, text: str) -> list[int]:
-        return self.tok.encode(text, add_special_tokens=False).ids
-
-    def decode(self, ids: list[int]) -> str:
-        return self.tok.decode(ids, skip_special_tokens=False)
-
-
-def load_tokenizer(model_dir: str | Path) -> TokenizerInfo:
-    from tokenizers import Tokenizer
-
-    model_dir = Path(model_dir)
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    cfg = json.loads((model_dir / "config.json").read_text())
-    return TokenizerInfo(tok=tok, eos_id=int(cfg["eos_token_id"]), pad_id=int(cfg.get("pad_token_id") or 0))
 
 
 @dataclass

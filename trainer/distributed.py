@@ -1,6 +1,6 @@
 """Data parallelism through ``torch.distributed``, launched by ``torchrun`` (DDP).
 
-    torchrun --nproc_per_node 2 -m trainer.launch rl POLICY_DIR --out OUT --sampler torch ...
+    torchrun --nproc_per_node 2 -m trainer.torchrun rl POLICY_DIR --out OUT --sampler torch ...
 
 ``init()`` reads torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR``, ``MASTER_PORT``) and joins the process group with ``gloo`` on CPU or ``nccl``

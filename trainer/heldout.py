@@ -3,6 +3,9 @@
     python -m trainer.heldout CKPT [CKPT...] --kinds add,chain --max-operand 9 --seed 0
     python -m trainer.heldout CKPT --kinds add,chain --max-operand 9 --n-val 400 --temperature 1 --samples 8
 
+Scored with our torch model; ``ring train eval`` serves each checkpoint with vLLM instead and
+takes the same options (``trainer.config.HeldoutConfig``, plus ``--top-p``).
+
 ``--n-val`` larger than the training runs' own ``n_val`` (48) draws more problems from the same
 held-out stream and drops every question that is in the training set of ``split(n_train,
 train_n_val)`` (the one SFT and RL drew with the defaults), so the suite stays unseen; the number
@@ -11,62 +14,56 @@ the training set, so the extra ones are mostly chains).
 """
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
-import torch
+import typer
 
-from trainer.batching import load_tokenizer
-from trainer.data import response_tokens, split
-from trainer.modeling import BailingMoeForCausalLM
-from trainer.sft import evaluate
+from trainer.config import HeldoutConfig
+from trainer.data import Task, split
+from trainer.options import command, extra_argument
+
+CHECKPOINTS = extra_argument("checkpoints", list[Path], "Checkpoint dirs (the SFT pick, an RL step...).")
 
 
-def heldout_tasks(seed: int, kinds: tuple[str, ...], max_operand: int, n_val: int, n_train: int = 360,
-                  train_n_val: int = 48):
+def heldout_tasks(cfg: HeldoutConfig) -> list[Task]:
     """The first ``n_val`` held-out problems minus the questions of the training set
     ``split(n_train, train_n_val)`` (a no-op when ``n_val <= train_n_val``)."""
-    _, val = split(0, n_val, seed, kinds, max_operand)
-    if n_val <= train_n_val:
+    _, val = split(0, cfg.n_val, cfg.seed, cfg.kinds, cfg.max_operand)
+    if cfg.n_val <= cfg.train_n_val:
         return val
-    train, _ = split(n_train, train_n_val, seed, kinds, max_operand)
+    train, _ = split(cfg.n_train, cfg.train_n_val, cfg.seed, cfg.kinds, cfg.max_operand)
     seen = {t.question for t in train}
     return [t for t in val if t.question not in seen]
 
 
-def heldout_metrics(model_dir: str, seed: int = 0, kinds: tuple[str, ...] = ("add",), max_operand: int = 20,
-                    n_val: int = 48, max_new_tokens: int | None = None, temperature: float = 0.0,
-                    samples: int = 1, n_train: int = 360, train_n_val: int = 48,
-                    eval_seed: int | None = None) -> dict[str, float]:
+def heldout_metrics(model_dir: str | Path, cfg: HeldoutConfig) -> dict[str, float]:
+    """Entropy, loss and accuracy (greedy, or the mean over samples) of our torch model on the suite."""
+    import torch  # here, not at the top: `ring train eval --help` imports this module
+
+    from trainer.modeling import BailingMoeForCausalLM
+    from trainer.sft import evaluate
+    from trainer.tokenizer import load_tokenizer
+
     torch.set_num_threads(1)
-    val = heldout_tasks(seed, kinds, max_operand, n_val, n_train, train_n_val)
+    val = heldout_tasks(cfg)
+    tok = load_tokenizer(model_dir)
     model = BailingMoeForCausalLM.from_pretrained(model_dir)
-    m = evaluate(model, load_tokenizer(model_dir), val,
-                 max_new_tokens=max_new_tokens or response_tokens(kinds), temperature=temperature,
-                 samples=samples, seed=seed if eval_seed is None else eval_seed)
+    m = evaluate(model, tok, val, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                 samples=cfg.samples, seed=cfg.eval_seed)
     return {**m, "n_problems": float(len(val))}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="held-out accuracy (greedy, or sampled)")
-    ap.add_argument("checkpoints", nargs="+")
-    ap.add_argument("--kinds", default="add")
-    ap.add_argument("--max-operand", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--n-val", type=int, default=48)
-    ap.add_argument("--n-train", type=int, default=360, help="training-set size to exclude when --n-val > 48")
-    ap.add_argument("--train-n-val", type=int, default=48, help="n_val the training runs used")
-    ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy; 1.0 is the paper's eval setting")
-    ap.add_argument("--samples", type=int, default=1, help="samples per problem when temperature > 0")
-    ap.add_argument("--eval-seed", type=int, default=None, help="sampling seed (default: --seed)")
-    args = ap.parse_args()
-    for ckpt in args.checkpoints:
-        m = heldout_metrics(ckpt, args.seed, tuple(args.kinds.split(",")), args.max_operand, args.n_val,
-                            temperature=args.temperature, samples=args.samples, n_train=args.n_train,
-                            train_n_val=args.train_n_val, eval_seed=args.eval_seed)
-        print(f"{ckpt}: val_acc {m['val_acc']:.3f}  entropy {m['entropy']:.3f}  val_loss {m['val_loss']:.3f}  "
-              f"problems {int(m['n_problems'])}  T {args.temperature}  samples {args.samples if args.temperature > 0 else 1}",
-              flush=True)
+def _score(cfg: HeldoutConfig, checkpoints: list[Path]) -> int:
+    samples = cfg.samples if cfg.temperature > 0 else 1
+    for ckpt in checkpoints:
+        m = heldout_metrics(ckpt, cfg)
+        typer.echo(f"{ckpt}: val_acc {m['val_acc']:.3f}  entropy {m['entropy']:.3f}  val_loss {m['val_loss']:.3f}  "
+                   f"problems {int(m['n_problems'])}  T {cfg.temperature}  samples {samples}")
+    return 0
 
+
+app = typer.Typer(add_completion=False)
+app.command()(command(HeldoutConfig, _score, extra=[CHECKPOINTS], doc="Held-out accuracy (greedy, or sampled)."))
 
 if __name__ == "__main__":
-    main()
+    app(prog_name="trainer.heldout")

@@ -23,10 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from trainer.config import MICRO_TOKENS, ROW_TOKENS
 from trainer.losses import token_entropy, token_logprobs
-
-ROW_TOKENS = 256  # attention is quadratic in the row width; rows of a few hundred keep it minor
-MICRO_TOKENS = 4096
 
 
 @dataclass

@@ -2,14 +2,14 @@
 
 Cross-entropy on response tokens only (the prompt is context), plus the MoE load-balance and
 router z-losses. Every ``eval_every`` steps a checkpoint is written with the two numbers the
-checkpoint selection needs (``trainer.select``):
+checkpoint selection needs (``trainer.checkpoint_select``):
 
 - ``entropy``: the mean next-token entropy of the model on the held-out traces' response tokens
   (teacher forced), which the Ring-lite paper calls the "entropy loss";
 - ``val_acc``: greedy accuracy on the held-out prompts, each graded by its task's verifier
   (math, gpqa, or the sandboxed code verifier; ``trainer.rewards``).
 
-Data parallel (``torchrun -m trainer.launch sft ...``, ``trainer.distributed``): ``batch_size`` is
+Data parallel (``torchrun -m trainer.torchrun sft ...``, ``trainer.distributed``): ``batch_size`` is
 global; every rank draws the same rows and trains on its contiguous share through DDP (the
 gradient is the mean of the ranks' token-mean cross-entropies, which is the global token mean
 when the shards have equal token counts). Rank 0 alone evaluates, logs and writes checkpoints.
@@ -19,50 +19,24 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from trainer import distributed as dist
-from trainer.batching import TokenizerInfo, load_tokenizer, pad_batch
-from trainer.data import Task, chat_prompt, response_tokens, split
+from trainer import metric_names as names
+from trainer.batching import pad_batch
+from trainer.config import SFTConfig
+from trainer.data import Task, chat_prompt, split
 from trainer.generate import generate
 from trainer.losses import shift_for_next_token, token_entropy, token_logprobs
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.modeling.aux_losses import LOAD_BALANCE_COEF, Z_LOSS_COEF, load_balance_loss, router_z_loss
 from trainer.rewards import rewards
 from trainer import tracking
-
-
-@dataclass
-class SFTConfig:
-    model_dir: str
-    out_dir: str
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    seed: int = 0
-    eval_every: int = 100
-    n_train: int = 360
-    n_val: int = 48
-    max_operand: int = 20
-    kinds: tuple[str, ...] = ("add",)
-    max_new_tokens: int | None = None  # None: long enough for the kinds' traces (40, code 64)
-    log_db: bool = True
-    threads: int = 1  # torch intra-op threads; >1 on a busy small CPU box makes OpenMP spin (10-30x slower)
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
-            raise ValueError("steps, batch_size and eval_every must be >= 1")
-        if self.lr <= 0:
-            raise ValueError("lr must be positive")
-        self.kinds = tuple(self.kinds)
-        if self.max_new_tokens is None:
-            self.max_new_tokens = response_tokens(self.kinds)
+from trainer.tokenizer import TokenizerInfo, load_tokenizer
 
 
 def encode_tasks(tok: TokenizerInfo, tasks: list[Task]) -> tuple[list[list[int]], list[list[int]]]:
@@ -96,7 +70,8 @@ def evaluate(model: BailingMoeForCausalLM, tok: TokenizerInfo, tasks: list[Task]
         texts += [tok.decode(o) for o in outs]
     correct = rewards(texts, [task for task in tasks for _ in range(samples)])
     model.train()
-    return {"entropy": ent_sum / n_tok, "val_loss": nll_sum / n_tok, "val_acc": sum(correct) / len(correct)}
+    return {names.ENTROPY: ent_sum / n_tok, names.VAL_LOSS: nll_sum / n_tok,
+            names.VAL_ACC: sum(correct) / len(correct)}
 
 
 def sft_step_loss(model: BailingMoeForCausalLM, batch) -> tuple[torch.Tensor, float]:
@@ -111,53 +86,87 @@ def sft_step_loss(model: BailingMoeForCausalLM, batch) -> tuple[torch.Tensor, fl
     return ce + aux, float(ce.detach())
 
 
+@dataclass
+class SFTRun:
+    """One SFT run's state between steps."""
+    cfg: SFTConfig
+    out: Path
+    tok: TokenizerInfo
+    model: BailingMoeForCausalLM
+    ddp_model: torch.nn.Module  # the model itself with one process
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    rng: random.Random  # row draws, the same on every rank
+    prompts: list[list[int]]
+    responses: list[list[int]]
+    val: list[Task]
+    run_id: int | None = None  # results DB (rank 0)
+
+
 def run_sft(cfg: SFTConfig, progress: bool = True) -> list[dict]:
     """Train, writing ``out_dir/step_N`` checkpoints with ``metrics.json``; returns their metrics."""
+    run = _setup(cfg)
+    results: list[dict] = []
+    bar = tqdm(range(1, cfg.steps + 1), desc="sft", disable=not progress or not dist.is_main())
+    for step in bar:
+        metrics = _train_step(run)
+        if dist.is_main() and (step % cfg.eval_every == 0 or step == cfg.steps):
+            metrics.update(evaluate(run.model, run.tok, run.val, max_new_tokens=cfg.max_new_tokens))
+            results.append(_save(run, step, metrics))
+            bar.set_postfix(loss=f"{metrics[names.SFT_LOSS]:.3f}", ent=f"{metrics[names.ENTROPY]:.3f}",
+                            acc=f"{metrics[names.VAL_ACC]:.2f}")
+        tracking.log(run.run_id, step, metrics)
+    tracking.finish(run.run_id)
+    dist.barrier()
+    return results
+
+
+def _setup(cfg: SFTConfig) -> SFTRun:
+    """Model, optimiser with warm-up, encoded traces and the validation tasks; the run's config file."""
     torch.set_num_threads(cfg.threads)
     dist.init()
     if cfg.batch_size % dist.world_size():
         raise ValueError(f"batch_size={cfg.batch_size} must split evenly over {dist.world_size()} ranks")
-    main = dist.is_main()
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
+    tok = load_tokenizer(cfg.model_dir)  # first: it refuses a directory that is not a checkpoint
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tok = load_tokenizer(cfg.model_dir)
     model = BailingMoeForCausalLM.from_pretrained(cfg.model_dir)
     model.train()
-    ddp_model = dist.wrap(model)  # the model itself with one process
+    ddp_model = dist.wrap(model)
     train, val = split(cfg.n_train, cfg.n_val, cfg.seed, cfg.kinds, cfg.max_operand)
     prompts, responses = encode_tasks(tok, train)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     warmup = max(1, cfg.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
-    run_id = None
-    if cfg.log_db and main:
-        run_id = tracking.start_run(f"sft-{Path(cfg.out_dir).name}", "sft", asdict(cfg))
-    results: list[dict] = []
-    if main:
+    run = SFTRun(cfg, out, tok, model, ddp_model, opt, sched, rng, prompts, responses, val)
+    if dist.is_main():
+        if cfg.log_db:
+            run.run_id = tracking.start_run(f"sft-{out.name}", "sft", asdict(cfg))
         (out / "sft_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    bar = tqdm(range(1, cfg.steps + 1), desc="sft", disable=not progress or not main)
-    for step in bar:
-        t0 = time.perf_counter()
-        idx = dist.shard([rng.randrange(len(train)) for _ in range(cfg.batch_size)])
-        batch = pad_batch([prompts[i] for i in idx], [responses[i] for i in idx], tok.pad_id)
-        loss, ce = sft_step_loss(ddp_model, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
-        opt.step()
-        sched.step()
-        metrics = {"sft_loss": dist.all_reduce_mean(ce), "grad_norm": gnorm, "step_time_s": time.perf_counter() - t0}
-        if main and (step % cfg.eval_every == 0 or step == cfg.steps):
-            metrics.update(evaluate(model, tok, val, max_new_tokens=cfg.max_new_tokens))
-            ckpt = out / f"step_{step:06d}"
-            model.save_pretrained(ckpt, source_dir=cfg.model_dir)
-            record = {"step": step, "path": str(ckpt), "seed": cfg.seed, **metrics}
-            (ckpt / "metrics.json").write_text(json.dumps(record, indent=2))
-            results.append(record)
-            bar.set_postfix(loss=f"{ce:.3f}", ent=f"{metrics['entropy']:.3f}", acc=f"{metrics['val_acc']:.2f}")
-        tracking.log(run_id, step, metrics)
-    tracking.finish(run_id)
-    dist.barrier()
-    return results
+    return run
+
+
+def _train_step(run: SFTRun) -> dict[str, float]:
+    """One optimiser step on this rank's share of a random batch of traces."""
+    t0 = time.perf_counter()
+    idx = dist.shard([run.rng.randrange(len(run.prompts)) for _ in range(run.cfg.batch_size)])
+    batch = pad_batch([run.prompts[i] for i in idx], [run.responses[i] for i in idx], run.tok.pad_id)
+    loss, ce = sft_step_loss(run.ddp_model, batch)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = float(torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0))
+    run.opt.step()
+    run.sched.step()
+    return {names.SFT_LOSS: dist.all_reduce_mean(ce), names.GRAD_NORM: gnorm,
+            names.STEP_TIME_S: time.perf_counter() - t0}
+
+
+def _save(run: SFTRun, step: int, metrics: dict[str, float]) -> dict:
+    """``step_N`` with the weights and ``metrics.json`` (rank 0); returns the record."""
+    ckpt = run.out / f"step_{step:06d}"
+    run.model.save_pretrained(ckpt, source_dir=run.cfg.model_dir)
+    record = {"step": step, "path": str(ckpt), "seed": run.cfg.seed, **metrics}
+    (ckpt / "metrics.json").write_text(json.dumps(record, indent=2))
+    return record

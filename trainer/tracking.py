@@ -1,7 +1,7 @@
 """Training metrics into the results DB, where the dashboard plots them (rank 0 only)."""
 from __future__ import annotations
 
-from ring_serve.store import api, db
+from ring_core.store import api, db
 
 
 def start_run(name: str, algo: str, config: dict) -> int:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries as q
-from dashboard.reference import load_reference, reference_scores
+from dashboard.paper_reference import load_reference, reference_scores
 from dashboard.views.common import csv_download, fmt_score, open_run, run_label
 
 HIDDEN_BY_DEFAULT = {"failed", "cancelled"}
@@ -98,7 +98,8 @@ def render(url: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch", key="lb_table",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in num_cols})
     caption = ("avg@k = mean over problems of the fraction of k samples graded correct (percent); "
-               "± is the 95% normal CI over problems. Newest run per model and benchmark.")
+               "± is the 95% normal CI over problems (1.96 standard errors; `ring eval` prints the same). "
+               "Newest run per model and benchmark.")
     if show_ref:
         caption += f" Reference row: {ref_data['source']}"
     st.caption(caption)

@@ -24,14 +24,14 @@ def strip_prompt(query: str, prompt: str | None) -> str:
 
 def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **_: Any):
     """OpenRLHF's reward-function-file protocol: rewards, scores and extra_logs per sample."""
-    from evaluators.compat.grading import grade_items
+    from evaluators.grading import grade_items
 
     verifier = os.environ.get("RING_REWARD_VERIFIER", "math")
     items = [{"verifier": verifier, "response": strip_prompt(q, p), "reference": label}
              for q, p, label in zip(queries, prompts, labels)]
     results = grade_items(items)
-    rewards = [float(r["score"]) for r in results]
-    correct = [float(bool(r["correct"])) for r in results]
+    rewards = [r.score for r in results]
+    correct = [float(r.correct) for r in results]
     try:
         import torch
     except ImportError:  # plain lists for callers without torch

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from evaluators.compat.grading import grade_items, verifier_for
+from evaluators.compat import grade_items, verifier_for
 
 
 def _text(completion: Any) -> str:
@@ -45,7 +45,7 @@ def reward_func(verifier: str | None = None, *, reference_key: str = "answer",
             names = [verifier] * len(completions)
         items = [{"verifier": v, "response": _text(c), "reference": ref}
                  for v, c, ref in zip(names, completions, references)]
-        return [float(r["score"]) for r in grade_items(items, url=url, api_key=api_key, timeout_s=timeout_s)]
+        return [r.score for r in grade_items(items, url=url, api_key=api_key, timeout_s=timeout_s)]
 
     reward.__name__ = name or f"ring_{verifier or 'mixed'}_reward"
     reward.__qualname__ = reward.__name__

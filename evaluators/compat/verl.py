@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from evaluators.compat.grading import grade_items, verifier_for
+from evaluators.compat import GradeResult, grade_items, verifier_for
 
 
 def _item(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None) -> dict[str, Any]:
@@ -19,11 +19,12 @@ def _item(data_source: str, solution_str: str, ground_truth: Any, extra_info: di
             "options": info.get("grader_options")}
 
 
-def _shape(result: dict[str, Any], return_dict: bool) -> float | dict[str, Any]:
+def _shape(result: GradeResult, return_dict: bool) -> float | dict[str, Any]:
     if not return_dict:
-        return float(result["score"])
-    return {"score": float(result["score"]), "acc": bool(result["correct"]),
-            "pred": result.get("extracted") or "", "reason": result.get("reason", "")}
+        return result.score
+    # verl logs one string per sample: an unusable item's message goes with its reason
+    reason = f"{result.reason}: {result.error}" if result.error else result.reason
+    return {"score": result.score, "acc": result.correct, "pred": result.extracted or "", "reason": reason}
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None,

@@ -11,16 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaluators.answer import NO_ANSWER, final_answer
 from evaluators.math import extract
 from evaluators.math.compare import FAST, NeedSympy, equal
 from evaluators.math.normalize import choice_letter
 from evaluators.math.parse import ParseError, TooLarge, parse_answer
-from evaluators.math.pool import get_pool
+from evaluators.math.sympy_pool import get_pool
 from evaluators.registry import register
 from evaluators.timeout_pool import PoolTimeout, WorkerError
 from evaluators.verdict import Verdict
+from evaluators.verifier import Verifier
 
-__all__ = ["grade", "grade_batch", "agrade", "MathVerifier"]
+__all__ = ["grade", "grade_batch", "agrade", "MathVerifier", "MathOptions"]
 VERSION = "1.0"
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -38,13 +42,17 @@ def _as_text(value: Any, what: str) -> str:
     raise TypeError(f"{what} must be a string, got {type(value).__name__}")
 
 
-def grade(response: str, reference: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-          in_process: bool = False, **options: Any) -> Verdict:
-    """Grade one response against one reference answer; never raises on odd content."""
+def grade(response: str, reference: str, **options: Any) -> Verdict:
+    """Grade one response against one reference answer; never raises on odd content.
+
+    Options are :class:`MathOptions` (``timeout_s``) plus ``in_process=True`` for trusted input.
+    """
+    return VERIFIER.grade(response, reference, **options)
+
+
+def _grade_one(response: str, reference: str, timeout_s: float, in_process: bool) -> Verdict:
     response = _as_text(response, "response")
     reference = _as_text(reference, "reference")
-    if not timeout_s or timeout_s <= 0:
-        raise ValueError("timeout_s must be positive")
     start = time.monotonic()
     v = _grade(response, reference, timeout_s, in_process, start)
     return replace(v, elapsed_s=time.monotonic() - start)
@@ -53,8 +61,8 @@ def grade(response: str, reference: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
 def _grade(response: str, reference: str, timeout_s: float, in_process: bool, start: float) -> Verdict:
     cands = extract.candidates(response)
     if not cands:
-        if extract.strip_think(response) is None:
-            return _verdict(False, None, "no answer (reasoning never closed)")
+        if final_answer(response) is None:
+            return _verdict(False, None, NO_ANSWER)
         return _verdict(False, None, "no answer found")
     gold_letter = _gold_choice(reference)
     if gold_letter:
@@ -147,44 +155,64 @@ def _leading_choice(text: str) -> str | None:
     return m.group(1).upper() if m else None
 
 
-def grade_batch(items: Sequence[tuple[str, str]], *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                in_process: bool = False, progress: bool = False, **options: Any) -> list[Verdict]:
-    """Grade many ``(response, reference)`` pairs; sympy work spreads over all worker processes."""
-    items = list(items)
-    if not items:
-        return []
-    if in_process:
-        threads = 1
-    else:
-        pool = get_pool()
-        pool.warm()  # start-up cost stays out of the items' deadlines
-        threads = pool.size  # one in-flight sympy call per worker: no queueing on the deadline
+def grade_batch(items: Sequence[tuple[str, str]], **options: Any) -> list[Verdict]:
+    """Grade many ``(response, reference)`` pairs; sympy work spreads over all worker processes.
 
-    def one(pair):
-        response, reference = pair
-        return grade(response, reference, timeout_s=timeout_s, in_process=in_process)
-
-    with ThreadPoolExecutor(max_workers=threads) as ex:
-        it = ex.map(one, items)
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(it, total=len(items), desc="math grading", unit="item")
-        return list(it)
+    Options as for :func:`grade`, plus ``progress=True`` for a progress bar.
+    """
+    return VERIFIER.grade_batch(items, **options)
 
 
-class MathVerifier:
+class MathOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, ge=0.01, le=60.0,
+                             description="hard limit for the sympy comparison (seconds)")
+
+
+class MathVerifier(Verifier):
+    """Final-answer equivalence (rationals, structure, then sympy under a hard time limit)."""
+
     name = "math"
     version = VERSION
+    suite = "math"
+    data_sources = (r"aime|amc|math|gsm8k|olympiad|minerva|deepscaler|numina|dapo|omni",)
+    bounds_own_time = True  # the sympy worker is killed at timeout_s
+    Options = MathOptions
+    trusted = frozenset({"in_process"})
 
-    def grade(self, response: str, reference: Any, **options: Any) -> Verdict:
-        return grade(response, reference, **options)
+    def options_within(self, options: dict[str, Any], remaining_s: float) -> dict[str, Any]:
+        # the math grader kills its sympy worker at timeout_s: never let it outlive the deadline
+        limit = options.get("timeout_s", self.defaults["timeout_s"])
+        return {**options, "timeout_s": min(limit, max(remaining_s, 0.01))}
 
-    def grade_batch(self, items: Sequence[tuple[str, Any]], **options: Any) -> list[Verdict]:
-        return grade_batch(items, **options)
+    def judge(self, response: str, reference: Any, *, timeout_s: float, in_process: bool = False) -> Verdict:
+        return _grade_one(response, reference, timeout_s, in_process)
+
+    def judge_batch(self, items: list[tuple[str, Any]], *, progress: bool = False, timeout_s: float,
+                    in_process: bool = False) -> list[Verdict]:
+        if not items:
+            return []
+        if in_process:
+            threads = 1
+        else:
+            pool = get_pool()
+            pool.warm()  # start-up cost stays out of the items' deadlines
+            threads = pool.size  # one in-flight sympy call per worker: no queueing on the deadline
+
+        def one(pair):
+            return _grade_one(pair[0], pair[1], timeout_s, in_process)
+
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            it = ex.map(one, items)
+            if progress:
+                from tqdm import tqdm
+
+                it = tqdm(it, total=len(items), desc="math grading", unit="item")
+            return list(it)
 
 
-register(MathVerifier())
+VERIFIER = register(MathVerifier())
 
 
 async def agrade(response: str, reference: str, **options: Any) -> Verdict:

@@ -4,77 +4,105 @@
 engine only about leaf expressions. ``FAST`` decides exact rationals in-process and raises
 ``NeedSympy`` otherwise; the sympy engine (``evaluators.math.symbolic``) decides the rest and is
 meant to run inside a timeout-pool worker.
+
+``equal`` picks one handler per node kind: first by kinds that decide the comparison on either
+side (``_EITHER_SIDE``, in order of precedence), then by the reference's kind (``_BY_GOLD_KIND``);
+plain expressions fall through to ``_equal_leaf``.
 """
 from __future__ import annotations
 
 import math
+import operator
 from fractions import Fraction
 
+from evaluators.math.nodes import (ADD, BASED, BINOM, CONST, DIV, EQ, FACT, IN, LIST, MATRIX,
+                                   MUL, NEG, NUM, PCT, PM, POW, REL, SET, SYM, TEXT, TUPLE,
+                                   UNION, Based, Collection, Matrix, Num, Rel, Sides, Text,
+                                   TupleNode, Unary, kind)
 from evaluators.math.parse import TooLarge
 
 MAX_BITS = 100_000  # larger exact numbers are treated as adversarial
 MAX_FACTORIAL = 3000
+
+_STRUCTURES = (LIST, SET, TUPLE, UNION, MATRIX, REL)
+_INFINITY = (CONST, "oo")
+_NEG_INFINITY = (NEG, _INFINITY)
 
 
 class NeedSympy(Exception):
     pass
 
 
+# -- exact rationals ------------------------------------------------------------------------
+
 def rational(node) -> Fraction | None:
     """Exact value of a purely rational expression, or None; TooLarge on huge numbers."""
-    kind = node[0]
-    if kind == "num":
-        return Fraction(node[1], node[2])
-    if kind == "neg":
-        v = rational(node[1])
-        return None if v is None else -v
-    if kind in ("add", "mul", "div"):
-        a = rational(node[1])
-        if a is None:
-            return None
-        b = rational(node[2])
-        if b is None:
-            return None
-        if kind == "add":
-            return a + b
-        if kind == "mul":
-            _check_bits(_bits(a) + _bits(b))
-            return a * b
-        return None if b == 0 else a / b
-    if kind == "pow":
-        base = rational(node[1])
-        if base is None:
-            _guard_pow_exponent(node[2])
-            return None
-        exp = rational(node[2])
-        if exp is None or exp.denominator != 1:
-            return None
-        e = exp.numerator
-        if base == 0 and e < 0:
-            return None
-        if base in (0, 1):
-            return base
-        if base == -1:
-            return Fraction(-1 if e % 2 else 1)
-        _check_bits(abs(e) * _bits(base))
-        return base ** e
-    if kind == "fact":
-        n = rational(node[1])
-        if n is None or n.denominator != 1 or n < 0:
-            return None
-        if n > MAX_FACTORIAL:
-            raise TooLarge("factorial too large")
-        return Fraction(math.factorial(n.numerator))
-    if kind == "binom":
-        n, k = rational(node[1]), rational(node[2])
-        if n is None or k is None or n.denominator != 1 or k.denominator != 1 or n < 0:
-            return None
-        if n > MAX_FACTORIAL * 10:
-            raise TooLarge("binomial too large")
-        return Fraction(math.comb(n.numerator, k.numerator)) if k >= 0 else Fraction(0)
-    if kind == "based":
+    # the recursion stays in this one function (one stack frame per nesting level), so long
+    # sums and products from a 1500-character answer stay clear of the recursion limit
+    k = kind(node)
+    if k == NUM:
+        _, p, q = node
+        return Fraction(p, q)
+    if k in _RATIONAL_UNARY:
+        _, arg = node
+        value = rational(arg)
+        return None if value is None else _RATIONAL_UNARY[k](value)
+    combine = _RATIONAL_BINARY.get(k)
+    if combine is None:
         return None
-    return None
+    _, left_node, right_node = node
+    left = rational(left_node)
+    if left is None:
+        if k in _RIGHT_ALWAYS_EVALUATED:
+            rational(right_node)  # raises TooLarge on x^{10^{10^{10}}} although x is symbolic
+        return None
+    right = rational(right_node)
+    return None if right is None else combine(left, right)
+
+
+def _factorial(n: Fraction) -> Fraction | None:
+    if n.denominator != 1 or n < 0:
+        return None
+    if n > MAX_FACTORIAL:
+        raise TooLarge("factorial too large")
+    return Fraction(math.factorial(n.numerator))
+
+
+def _times(a: Fraction, b: Fraction) -> Fraction:
+    _check_bits(_bits(a) + _bits(b))
+    return a * b
+
+
+def _over(a: Fraction, b: Fraction) -> Fraction | None:
+    return None if b == 0 else a / b
+
+
+def _power(base: Fraction, exp: Fraction) -> Fraction | None:
+    if exp.denominator != 1:
+        return None
+    e = exp.numerator
+    if base == 0 and e < 0:
+        return None
+    if base in (0, 1):
+        return base
+    if base == -1:
+        return Fraction(-1 if e % 2 else 1)
+    _check_bits(abs(e) * _bits(base))
+    return base ** e
+
+
+def _binomial(n: Fraction, k: Fraction) -> Fraction | None:
+    if n.denominator != 1 or k.denominator != 1 or n < 0:
+        return None
+    if n > MAX_FACTORIAL * 10:
+        raise TooLarge("binomial too large")
+    return Fraction(math.comb(n.numerator, k.numerator)) if k >= 0 else Fraction(0)
+
+
+_RATIONAL_UNARY = {NEG: operator.neg, FACT: _factorial}
+_RATIONAL_BINARY = {ADD: operator.add, MUL: _times, DIV: _over, POW: _power, BINOM: _binomial}
+# kinds whose right operand is evaluated even when the left one is not rational
+_RIGHT_ALWAYS_EVALUATED = (POW, BINOM)
 
 
 def _bits(f: Fraction) -> int:
@@ -84,11 +112,6 @@ def _bits(f: Fraction) -> int:
 def _check_bits(bits: int) -> None:
     if bits > MAX_BITS:
         raise TooLarge("number too large")
-
-
-def _guard_pow_exponent(exp_node) -> None:
-    """Reject towers like x^{10^{10^{10}}} early: evaluating the exponent must be feasible."""
-    rational(exp_node)
 
 
 class _Fast:
@@ -110,48 +133,49 @@ class _Fast:
 FAST = _Fast()
 
 
-def _sym_name(node) -> str | None:
-    return node[1] if node[0] == "sym" else None
-
+# -- \pm expansion ----------------------------------------------------------------------------
 
 def expand_pm(node) -> tuple:
     """``a \\pm b`` -> unordered list (a+b, a-b); nested pm inside structures expands there."""
-    kind = node[0]
-    if kind in ("list", "set"):
+    k = kind(node)
+    if k in (LIST, SET):
         out = []
-        for item in node[1]:
+        for item in Collection(*node).items:
             e = expand_pm(item)
-            out.extend(e[1] if e[0] == "list" and item[0] != "list" else [e])
-        return (kind, tuple(out))
-    if kind == "tuple":
-        return ("tuple", node[1], node[2], tuple(expand_pm(x) for x in node[3]))
-    if kind == "eq":
-        rhs = expand_pm(node[2])
-        if rhs[0] == "list" and node[2][0] != "list":
-            return ("list", tuple(("eq", node[1], r) for r in rhs[1]))
-        return ("eq", node[1], rhs)
+            # an item that turned into a list of variants contributes each variant
+            out.extend(Collection(*e).items if kind(e) == LIST and kind(item) != LIST else [e])
+        return (k, tuple(out))
+    if k == TUPLE:
+        t = TupleNode(*node)
+        return (TUPLE, t.open, t.close, tuple(expand_pm(x) for x in t.items))
+    if k == EQ:
+        eq = Sides(*node)
+        rhs = expand_pm(eq.rhs)
+        if kind(rhs) == LIST and kind(eq.rhs) != LIST:
+            return (LIST, tuple((EQ, eq.lhs, r) for r in Collection(*rhs).items))
+        return (EQ, eq.lhs, rhs)
     variants = _pm_variants(node, budget=[8])
     if len(variants) == 1:
         return variants[0]
-    return ("list", tuple(variants))
+    return (LIST, tuple(variants))
 
 
 def _pm_variants(node, budget) -> list:
-    if not isinstance(node, tuple) or not node or node[0] in ("num", "sym", "const", "text", "based"):
+    if not isinstance(node, tuple) or not node or node[0] in (NUM, SYM, CONST, TEXT, BASED):
         return [node]
-    if node[0] == "pm":
+    if node[0] == PM:
         budget[0] -= 1
         if budget[0] < 0:
             raise TooLarge("too many \\pm signs")
         out = []
         for a in _pm_variants(node[1], budget):
             for b in _pm_variants(node[2], budget):
-                out.append(("add", a, b))
-                out.append(("add", a, ("neg", b)))
+                out.append((ADD, a, b))
+                out.append((ADD, a, (NEG, b)))
         return out
     results = [()]
-    for part in node:
-        if isinstance(part, tuple) and part and isinstance(part[0], str) and part[0] not in ("list", "set"):
+    for part in node:  # the kind, then each field; only sub-expressions have variants
+        if isinstance(part, tuple) and part and isinstance(part[0], str) and part[0] not in (LIST, SET):
             opts = _pm_variants(part, budget)
         else:
             opts = [part]
@@ -159,11 +183,14 @@ def _pm_variants(node, budget) -> list:
     return results
 
 
+# -- intervals --------------------------------------------------------------------------------
+
 def to_interval(node):
     """``x < 3`` / ``-2 \\le x < 5`` -> ("tuple", open, close, (lo, hi)); None if not an interval."""
-    if node[0] != "rel":
+    if kind(node) != REL:
         return None
-    exprs, ops = list(node[1]), list(node[2])
+    rel = Rel(*node)
+    exprs, ops = list(rel.exprs), list(rel.ops)
     if any(o == "!=" for o in ops):
         return None
     if all(o in (">", ">=") for o in ops):  # flip to "<" form
@@ -171,35 +198,274 @@ def to_interval(node):
         ops = ["<" if o == ">" else "<=" for o in reversed(ops)]
     if not all(o in ("<", "<=") for o in ops):
         return None
-    neg_inf, inf = ("neg", ("const", "oo")), ("const", "oo")
     if len(exprs) == 2:
-        if exprs[0][0] == "sym":
-            return ("tuple", "(", ")" if ops[0] == "<" else "]", (neg_inf, exprs[1]))
-        if exprs[1][0] == "sym":
-            return ("tuple", "(" if ops[0] == "<" else "[", ")", (exprs[0], inf))
+        if kind(exprs[0]) == SYM:
+            return (TUPLE, "(", ")" if ops[0] == "<" else "]", (_NEG_INFINITY, exprs[1]))
+        if kind(exprs[1]) == SYM:
+            return (TUPLE, "(" if ops[0] == "<" else "[", ")", (exprs[0], _INFINITY))
         return None
-    if len(exprs) == 3 and exprs[1][0] == "sym":
-        return ("tuple", "(" if ops[0] == "<" else "[", ")" if ops[1] == "<" else "]",
+    if len(exprs) == 3 and kind(exprs[1]) == SYM:
+        return (TUPLE, "(" if ops[0] == "<" else "[", ")" if ops[1] == "<" else "]",
                 (exprs[0], exprs[2]))
     return None
 
 
 def _as_interval_set(node):
     """An interval, union of intervals or list of inequalities as a tuple of intervals."""
-    if node[0] == "tuple" and len(node[3]) == 2:
+    k = kind(node)
+    if k == TUPLE and len(TupleNode(*node).items) == 2:
         return (node,)
-    if node[0] == "rel":
+    if k == REL:
         iv = to_interval(node)
         return (iv,) if iv else None
-    if node[0] == "union":
-        parts = [_as_interval_set(p) for p in node[1]]
+    if k == UNION:
+        parts = [_as_interval_set(p) for p in Collection(*node).items]
         if any(p is None for p in parts):
             return None
         return tuple(iv for p in parts for iv in p)
-    if node[0] == "list" and all(x[0] == "rel" for x in node[1]):
-        ivs = [to_interval(x) for x in node[1]]
+    if _is_inequality_list(node):
+        ivs = [to_interval(x) for x in Collection(*node).items]
         return None if any(v is None for v in ivs) else tuple(ivs)
     return None
+
+
+# -- structural comparison --------------------------------------------------------------------
+
+def equal(gold, pred, engine) -> tuple[bool, str]:
+    """(same?, reason). Raises NeedSympy (FAST engine) or TooLarge."""
+    if gold == pred:
+        return True, "identical"
+    kinds = (kind(gold), kind(pred))
+    if IN in kinds:
+        return _equal_membership(gold, pred, engine)
+    expanded = _expand_pm_pair(gold, pred)
+    if expanded is not None:
+        return equal(*expanded, engine)
+    for either_kind, handler in _EITHER_SIDE:
+        if either_kind in kinds:
+            return handler(gold, pred, engine)
+    return _BY_GOLD_KIND.get(kinds[0], _equal_leaf)(gold, pred, engine)
+
+
+def _expand_pm_pair(gold, pred):
+    """Both sides with ``\\pm`` expanded, or None when that changes nothing."""
+    if "'pm'" not in repr(gold) and "'pm'" not in repr(pred):
+        return None
+    expanded = expand_pm(gold), expand_pm(pred)
+    return None if expanded == (gold, pred) else expanded
+
+
+def _equal_membership(gold, pred, engine) -> tuple[bool, str]:
+    """``x \\in [0, 1]`` is judged by the set it names."""
+    return equal(_member_set(gold), _member_set(pred), engine)
+
+
+def _member_set(node):
+    return Sides(*node).rhs if kind(node) == IN else node
+
+
+def _equal_text(gold, pred, engine) -> tuple[bool, str]:
+    if kind(gold) != kind(pred):
+        return False, "text vs math"
+    return _reason(Text(*gold).words == Text(*pred).words, "same text", "different text")
+
+
+def _equal_based(gold, pred, engine) -> tuple[bool, str]:
+    """Numerals such as 204_5 compare by digits; bases must agree where both sides give one."""
+    g, p = _numeral(gold), _numeral(pred)
+    if g is None or p is None:
+        return False, "different value"
+    (g_digits, g_base), (p_digits, p_base) = g, p
+    ok = g_digits == p_digits and (g_base is None or p_base is None or g_base == p_base)
+    return _reason(ok, "same numeral", "different numeral")
+
+
+def _numeral(node) -> tuple[str, int | None] | None:
+    """(digits, base) of a numeral; a non-negative integer literal has base None."""
+    if kind(node) == BASED:
+        numeral = Based(*node)
+        return numeral.digits.lstrip("0") or "0", numeral.base
+    if kind(node) == NUM:
+        num = Num(*node)
+        if num.q == 1 and num.p >= 0:
+            return str(num.p), None
+    return None
+
+
+def _equal_percent(gold, pred, engine) -> tuple[bool, str]:
+    """40% may be written as 40, as 0.4 or as 40%."""
+    if kind(gold) == PCT and kind(pred) == PCT:
+        readings = ((Unary(*gold).arg, Unary(*pred).arg),)
+    elif kind(pred) == PCT:
+        value = Unary(*pred).arg
+        readings = ((gold, value), (gold, _hundredth(value)))
+    else:
+        value = Unary(*gold).arg
+        readings = ((value, pred), (_hundredth(value), pred))
+    for g, p in readings:  # a loop, not any(): one stack frame less per nested percent
+        if equal(g, p, engine)[0]:
+            return True, "equal (percent)"
+    return False, "different value"
+
+
+def _hundredth(node) -> tuple:
+    return (DIV, node, (NUM, 100, 1))
+
+
+def _equal_equation(gold, pred, engine) -> tuple[bool, str]:
+    """Two equations, or an equation on one side only: "x = 5" vs "5", "(x, y) = (2, 3)"."""
+    if kind(gold) != EQ:
+        return _value_vs_equation(gold, pred, engine)
+    if kind(pred) != EQ:
+        return _equation_vs_value(gold, pred, engine)
+    return _same_equation(gold, pred, engine)
+
+
+def _value_vs_equation(gold, pred, engine) -> tuple[bool, str]:
+    """Reference "5", answer "x = 5" or "2 + 3 = 5": the value after = is the answer."""
+    eq = Sides(*pred)
+    if (_is_label(eq.lhs) or not _has_symbols(eq.lhs)) and kind(gold) != REL \
+            and _is_plain_value(eq.rhs):
+        return _reason(equal(gold, eq.rhs, engine)[0], "equal (value after =)", "different value")
+    return False, "equation vs value"
+
+
+def _equation_vs_value(gold, pred, engine) -> tuple[bool, str]:
+    """Reference "x = 5", answer "5"; a reference like "2 + 3 = 5" asks for the equation."""
+    eq = Sides(*gold)
+    if _is_label(eq.lhs) and kind(pred) != REL and _is_plain_value(eq.rhs):
+        return _reason(equal(eq.rhs, pred, engine)[0], "equal (value after =)", "different value")
+    return False, "equation vs value"
+
+
+def _is_plain_value(node) -> bool:
+    return kind(node) not in (EQ, REL)
+
+
+def _same_equation(gold, pred, engine) -> tuple[bool, str]:
+    """"x = 5" matches "x = 5" and "5 = x"; otherwise both must be proportional (2x=4 ~ x=2)."""
+    g, p = Sides(*gold), Sides(*pred)
+    # (reference variable, its value, answer variable, its value)
+    pairings = ((g.lhs, g.rhs, p.lhs, p.rhs), (g.lhs, g.rhs, p.rhs, p.lhs),
+                (g.rhs, g.lhs, p.lhs, p.rhs))
+    for g_var, g_value, p_var, p_value in pairings:
+        name = _sym_name(g_var)
+        if name and name == _sym_name(p_var) and engine.expr_equal(g_value, p_value):
+            return True, "same equation"
+    ok = engine.proportional(_difference(g), _difference(p))
+    return _reason(ok, "equivalent equation", "different equation")
+
+
+def _difference(eq: Sides) -> tuple:
+    """lhs - rhs, which is zero exactly where the equation holds."""
+    return (ADD, eq.lhs, (NEG, eq.rhs))
+
+
+def _equal_collection(gold, pred, engine) -> tuple[bool, str]:
+    """Bare lists and sets match as unordered collections."""
+    g_items = Collection(*gold).items
+    p_items = _elements(pred)
+    if p_items is not None:
+        ok = _unordered(g_items, p_items, engine)
+        return ok, "same elements" if ok else _count_reason(g_items, p_items)
+    if kind(gold) == LIST and _is_paren_tuple(pred):
+        ok = _unordered(g_items, TupleNode(*pred).items, engine)
+        return _reason(ok, "same elements", "different elements")
+    if _is_inequality_list(gold):
+        # "x<2 or x>3" may still match a union of intervals
+        handler = _equal_intervals if kind(pred) in (TUPLE, UNION) else _equal_leaf
+        return handler(gold, pred, engine)
+    return False, "partial answer" if len(g_items) > 1 else "different structure"
+
+
+def _equal_tuple(gold, pred, engine) -> tuple[bool, str]:
+    """Points and vectors compare in order; a 2-tuple may also be an interval."""
+    g = TupleNode(*gold)
+    if kind(pred) == TUPLE:
+        p = TupleNode(*pred)
+        if (g.open, g.close) != (p.open, p.close):
+            return False, "different brackets"
+        return _components(g.items, p.items, engine)
+    if kind(pred) == LIST and g.open == "(":
+        return _components(g.items, Collection(*pred).items, engine)
+    if kind(pred) == MATRIX and _is_vector(pred):
+        return _components(g.items, _flat(pred), engine)
+    return _equal_intervals(gold, pred, engine)
+
+
+def _components(gs, ps, engine) -> tuple[bool, str]:
+    return _reason(_ordered(gs, ps, engine), "same components", "different components")
+
+
+def _equal_intervals(gold, pred, engine) -> tuple[bool, str]:
+    """Intervals, unions and inequalities compare as unordered sets of intervals."""
+    gi, pi = _as_interval_set(gold), _as_interval_set(pred)
+    if gi is None or pi is None:
+        return False, "different structure"
+    if len(gi) != len(pi):
+        return False, "different number of intervals"
+    return _reason(_unordered(gi, pi, engine), "same intervals", "different intervals")
+
+
+def _equal_relation(gold, pred, engine) -> tuple[bool, str]:
+    """An inequality matches the interval or union it describes, or an inequality in the same
+    variable that describes the same interval."""
+    if kind(pred) in (TUPLE, UNION):
+        return _equal_intervals(gold, pred, engine)
+    if kind(pred) != REL:
+        return False, "relation vs value"
+    gi, pi = to_interval(gold), to_interval(pred)
+    if gi and pi:
+        ok = equal(gi, pi, engine)[0] and _same_var(gold, pred)
+        return _reason(ok, "same inequality", "different inequality")
+    return False, "different inequality"
+
+
+def _equal_matrix(gold, pred, engine) -> tuple[bool, str]:
+    """Matrices compare entry by entry; a row or column vector also matches a tuple."""
+    if kind(pred) == MATRIX:
+        g_rows, p_rows = Matrix(*gold).rows, Matrix(*pred).rows
+        if len(g_rows) != len(p_rows) or len(g_rows[0]) != len(p_rows[0]):
+            return False, "different shape"
+        return _entries(_flat(gold), _flat(pred), engine)
+    if kind(pred) == TUPLE and TupleNode(*pred).open == "(" and _is_vector(gold):
+        return _entries(_flat(gold), TupleNode(*pred).items, engine)
+    return False, "different structure"
+
+
+def _entries(gs, ps, engine) -> tuple[bool, str]:
+    return _reason(_ordered(gs, ps, engine), "same entries", "different entries")
+
+
+def _equal_leaf(gold, pred, engine) -> tuple[bool, str]:
+    """Plain expressions are for the engine; a structure never equals one."""
+    if kind(pred) in _STRUCTURES:
+        return False, "different structure"
+    return _reason(engine.expr_equal(gold, pred), "equal", "different value")
+
+
+# kinds that decide the comparison on whichever side they appear, in order of precedence
+_EITHER_SIDE = (
+    (TEXT, _equal_text),
+    (BASED, _equal_based),
+    (PCT, _equal_percent),
+    (EQ, _equal_equation),
+)
+# the rest by the reference's kind; any other kind is a plain expression (_equal_leaf)
+_BY_GOLD_KIND = {
+    LIST: _equal_collection,
+    SET: _equal_collection,
+    TUPLE: _equal_tuple,
+    UNION: _equal_intervals,
+    REL: _equal_relation,
+    MATRIX: _equal_matrix,
+}
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _reason(ok: bool, same: str, different: str) -> tuple[bool, str]:
+    return ok, same if ok else different
 
 
 def _unordered(gs, ps, engine) -> bool:
@@ -221,112 +487,34 @@ def _ordered(gs, ps, engine) -> bool:
 
 
 def _elements(node):
-    return node[1] if node[0] in ("list", "set") else None
+    return Collection(*node).items if kind(node) in (LIST, SET) else None
 
 
-def equal(gold, pred, engine) -> tuple[bool, str]:
-    """(same?, reason). Raises NeedSympy (FAST engine) or TooLarge."""
-    if gold == pred:
-        return True, "identical"
-    gk, pk = gold[0], pred[0]
-    if gk == "in":
-        return equal(gold[2], pred[2] if pk == "in" else pred, engine)
-    if pk == "in":
-        return equal(gold, pred[2], engine)
-    if "'pm'" in repr(gold) or "'pm'" in repr(pred):
-        g2, p2 = expand_pm(gold), expand_pm(pred)
-        if (g2, p2) != (gold, pred):
-            return equal(g2, p2, engine)
-    # textual answers
-    if gk == "text" or pk == "text":
-        if gk == pk:
-            return (gold[1] == pred[1]), "same text" if gold[1] == pred[1] else "different text"
-        return False, "text vs math"
-    if gk == "based" or pk == "based":
-        return _based_equal(gold, pred)
-    # percentages: 40% may be written as 40 or 0.4
-    if pk == "pct" and gk != "pct":
-        inner = pred[1]
-        if equal(gold, inner, engine)[0] or equal(gold, ("div", inner, ("num", 100, 1)), engine)[0]:
-            return True, "equal (percent)"
-        return False, "different value"
-    if gk == "pct":
-        inner = gold[1]
-        p = pred[1] if pk == "pct" else pred
-        if equal(inner, p, engine)[0] or (pk != "pct" and equal(("div", inner, ("num", 100, 1)), p, engine)[0]):
-            return True, "equal (percent)"
-        return False, "different value"
-    # an equation on one side only: "x = 5" vs "5", "(x, y) = (2, 3)" vs "(2, 3)"
-    if pk == "eq" and gk != "eq":
-        if (_is_label(pred[1]) or not _has_symbols(pred[1])) and gk != "rel" \
-                and pred[2][0] not in ("eq", "rel"):
-            ok = equal(gold, pred[2], engine)[0]
-            return ok, "equal (value after =)" if ok else "different value"
-        return False, "equation vs value"
-    if gk == "eq":
-        return _eq_equal(gold, pred, engine)
-    # collections
-    g_el, p_el = _elements(gold), _elements(pred)
-    if g_el is not None:
-        if p_el is not None:
-            ok = _unordered(g_el, p_el, engine)
-            return ok, "same elements" if ok else _count_reason(g_el, p_el)
-        if pk == "tuple" and pred[1] == "(" and pred[2] == ")" and gk == "list":
-            ok = _unordered(g_el, pred[3], engine)
-            return ok, "same elements" if ok else "different elements"
-        inequalities = gk == "list" and all(x[0] == "rel" for x in g_el)
-        if not inequalities:  # "x<2 or x>3" may still match a union below
-            return False, "partial answer" if len(g_el) > 1 else "different structure"
-    if gk in ("tuple", "union") or (gk in ("rel", "list") and pk in ("tuple", "union")):
-        gi, pi = _as_interval_set(gold), _as_interval_set(pred)
-        if gk == "tuple" and pk == "tuple":
-            if (gold[1], gold[2]) != (pred[1], pred[2]):
-                return False, "different brackets"
-            ok = _ordered(gold[3], pred[3], engine)
-            return ok, "same components" if ok else "different components"
-        if gk == "tuple" and pk == "list" and gold[1] == "(":
-            ok = _ordered(gold[3], pred[1], engine)
-            return ok, "same components" if ok else "different components"
-        if gk == "tuple" and pk == "matrix" and _is_vector(pred):
-            ok = _ordered(gold[3], _flat(pred), engine)
-            return ok, "same components" if ok else "different components"
-        if gi is not None and pi is not None:
-            if len(gi) != len(pi):
-                return False, "different number of intervals"
-            ok = _unordered(gi, pi, engine)
-            return ok, "same intervals" if ok else "different intervals"
-        return False, "different structure"
-    if gk == "matrix":
-        if pk == "matrix":
-            if len(gold[1]) != len(pred[1]) or len(gold[1][0]) != len(pred[1][0]):
-                return False, "different shape"
-            ok = _ordered(_flat(gold), _flat(pred), engine)
-            return ok, "same entries" if ok else "different entries"
-        if pk == "tuple" and pred[1] == "(" and _is_vector(gold):
-            ok = _ordered(_flat(gold), pred[3], engine)
-            return ok, "same entries" if ok else "different entries"
-        return False, "different structure"
-    if gk == "rel":
-        if pk != "rel":
-            return False, "relation vs value"
-        gi, pi = to_interval(gold), to_interval(pred)
-        if gi and pi:
-            ok = equal(gi, pi, engine)[0] and _same_var(gold, pred)
-            return ok, "same inequality" if ok else "different inequality"
-        return False, "different inequality"
-    if pk in ("list", "set", "tuple", "union", "matrix", "rel"):
-        return False, "different structure"
-    ok = engine.expr_equal(gold, pred)
-    return ok, "equal" if ok else "different value"
+def _is_inequality_list(node) -> bool:
+    return kind(node) == LIST and all(kind(x) == REL for x in Collection(*node).items)
+
+
+def _is_paren_tuple(node) -> bool:
+    if kind(node) != TUPLE:
+        return False
+    t = TupleNode(*node)
+    return t.open == "(" and t.close == ")"
+
+
+def _sym_name(node) -> str | None:
+    return node[1] if kind(node) == SYM else None
 
 
 def _is_label(node) -> bool:
     """A name standing for the answer: x, AB, a_1, f(x), (x, y)."""
-    if node[0] == "sym":
+    if kind(node) == SYM:
         return True
-    if node[0] == "tuple":
-        return all(_is_label(x) for x in node[3])
-    return node[0] == "mul" and _is_label(node[1]) and _is_label(node[2])
+    if kind(node) == TUPLE:
+        return all(_is_label(x) for x in TupleNode(*node).items)
+    if kind(node) != MUL:
+        return False
+    _, left, right = node
+    return _is_label(left) and _is_label(right)
 
 
 def _has_symbols(node) -> bool:
@@ -342,50 +530,17 @@ def _count_reason(g, p) -> str:
 
 
 def _same_var(a, b) -> bool:
-    sa = {x[1] for x in a[1] if x[0] == "sym"}
-    sb = {x[1] for x in b[1] if x[0] == "sym"}
-    return sa == sb
+    return _rel_vars(a) == _rel_vars(b)
+
+
+def _rel_vars(node) -> set:
+    return {_sym_name(x) for x in Rel(*node).exprs if kind(x) == SYM}
 
 
 def _is_vector(m) -> bool:
-    rows = m[1]
+    rows = Matrix(*m).rows
     return len(rows) == 1 or all(len(r) == 1 for r in rows)
 
 
 def _flat(m) -> tuple:
-    return tuple(x for r in m[1] for x in r)
-
-
-def _based_equal(gold, pred) -> tuple[bool, str]:
-    def digits(n):
-        if n[0] == "based":
-            return n[1].lstrip("0") or "0", n[2]
-        if n[0] == "num" and n[2] == 1 and n[1] >= 0:
-            return str(n[1]), None
-        return None
-    g, p = digits(gold), digits(pred)
-    if g is None or p is None:
-        return False, "different value"
-    ok = g[0] == p[0] and (g[1] is None or p[1] is None or g[1] == p[1])
-    return ok, "same numeral" if ok else "different numeral"
-
-
-def _eq_equal(gold, pred, engine) -> tuple[bool, str]:
-    g_lhs = _sym_name(gold[1])
-    if pred[0] != "eq":
-        if _is_label(gold[1]) and pred[0] != "rel" and gold[2][0] not in ("eq", "rel"):
-            ok = equal(gold[2], pred, engine)[0]
-            return ok, "equal (value after =)" if ok else "different value"
-        return False, "equation vs value"
-    p_lhs = _sym_name(pred[1])
-    if g_lhs and g_lhs == p_lhs and engine.expr_equal(gold[2], pred[2]):
-        return True, "same equation"
-    g_rhs, p_rhs = _sym_name(gold[2]), _sym_name(pred[2])
-    if g_lhs and g_lhs == p_rhs and engine.expr_equal(gold[2], pred[1]):
-        return True, "same equation"
-    if g_rhs and g_rhs == p_lhs and engine.expr_equal(gold[1], pred[2]):
-        return True, "same equation"
-    g_diff = ("add", gold[1], ("neg", gold[2]))
-    p_diff = ("add", pred[1], ("neg", pred[2]))
-    ok = engine.proportional(g_diff, p_diff)
-    return ok, "equivalent equation" if ok else "different equation"
+    return tuple(x for r in Matrix(*m).rows for x in r)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from evaluators.answer import final_answer
+
 _BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
 # bounded gaps: unbounded \s* next to optional parts backtracks badly on long blank runs
 _PHRASE_RE = re.compile(
@@ -14,15 +16,6 @@ _MATH_RE = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\(
 SHORT_RESPONSE = 40
 # whitespace before an English word of 3+ letters: where a plain-prose answer ends
 _PROSE_TAIL_RE = re.compile(r"[ \t]+(?=(?!(?:and|or)\b)[a-zA-Z]{3,}\b)")
-
-
-def strip_think(text: str) -> str | None:
-    """Text after the reasoning block; None when reasoning opened but never closed."""
-    if "</think>" in text:
-        return text.rsplit("</think>", 1)[1]
-    if "<think>" in text:
-        return None
-    return text
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -88,7 +81,7 @@ def candidates(response: str) -> list[tuple[str, str]]:
     Several boxed answers also yield a combined candidate ("1331, 1728"), used only when the
     reference itself has several parts.
     """
-    text = strip_think(response)
+    text = final_answer(response)
     if text is None:
         return []
     text = text.strip()

@@ -88,10 +88,3 @@ def choice_letter(s: str) -> str | None:
     t = t.rstrip(".").strip()
     m = _CHOICE_RE.match(t)
     return m.group(1).upper() if m else None
-
-
-def plain_text(s: str) -> str:
-    """Lower-case words without LaTeX wrappers, for textual answers like ``\\text{east}``."""
-    t = _TEXT_RE.sub(lambda m: m.group(1), s)
-    t = re.sub(r"[\s{}$\\]", "", t).lower()
-    return t.rstrip(".")

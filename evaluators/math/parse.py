@@ -8,6 +8,7 @@ The AST is plain tuples so it pickles cheaply to worker processes and can be cac
 ``("based", digits, base)``, ``("text", words)``, structures ``("list", items)`` (unordered,
 bare commas), ``("tuple", open, close, items)``, ``("set", items)``, ``("union", parts)``,
 ``("matrix", rows)``, ``("eq", lhs, rhs)``, ``("rel", exprs, ops)``, ``("in", lhs, rhs)``.
+Named kinds and read-only views over the fields: ``evaluators.math.nodes``.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluators.runner import lcb, prompts, synthetic
+from evaluators.runner import lcb_dataset, prompts, synthetic
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 LOADER_VERSION = "1"
@@ -116,7 +116,7 @@ def load_livecodebench(path: str | Path | None, *, since: str | None = None, unt
         raise ValueError("livecodebench needs a code_generation_lite JSONL: pass --lcb-jsonl PATH or "
                          "set RING_LCB_JSONL")
     problems = []
-    for row in lcb.load_jsonl(path, since=since, until=until):
+    for row in lcb_dataset.load_jsonl(path, since=since, until=until):
         if not row["tests"]:
             raise ValueError(f"{path}: problem {row['question_id']} has no tests")
         kind = "code_functional" if row.get("starter_code") else "code_stdin"

@@ -82,7 +82,8 @@ def store(results: dict[str, Any], *, model: str, endpoint: str, sampling: dict[
     """One run per task: samples keyed (doc_id, repeat) and the aggregate metrics."""
     import lm_eval
 
-    from ring_serve.store import api, db
+    from evaluators.registry import suite_for
+    from ring_core.store import api, db
 
     db.upgrade(db_url)
     out = {}
@@ -96,7 +97,7 @@ def store(results: dict[str, Any], *, model: str, endpoint: str, sampling: dict[
             digest = hashlib.sha256(text.encode()).hexdigest()
             version = f"lm-eval-{getattr(lm_eval, '__version__', '?')}+task-{results.get('versions', {}).get(task, '?')}"
             logged = samples.get(task, [])
-            bench = api.get_or_create_benchmark(s, f"lm-eval:{task}", version, digest,
+            bench = api.get_or_create_benchmark(s, f"lm-eval:{task}", version, digest, suite=suite_for(task),
                                                 num_problems=len({d['doc_id'] for d in logged}) or None)
             run_sampling = dict(sampling, limit=results.get("config", {}).get("limit"))
             repeats = max((len(d.get("resps") or []) for d in logged), default=1)
@@ -112,13 +113,12 @@ def store(results: dict[str, Any], *, model: str, endpoint: str, sampling: dict[
                 for i, resp in enumerate(resps):
                     text = resp[0] if isinstance(resp, list) and resp else resp
                     filt = filtered[i] if i < len(filtered) else None
-                    rows.append({"problem_id": str(d["doc_id"]), "sample_index": i,
-                                 "prompt": str(d.get("arguments", ""))[:20000] or None,
-                                 "answer": None if text is None else str(text),
-                                 "extracted": None if filt is None else str(filt),
-                                 "correct": score >= 1.0, "score": score,
-                                 "reason": f"lm-eval {name}={score}" if name else "lm-eval: no metric",
-                                 "details": {"metrics": metrics, "target": str(d.get("target"))}})
+                    rows.append(api.sample_row(
+                        str(d["doc_id"]), i, prompt=str(d.get("arguments", ""))[:20000] or None,
+                        answer=None if text is None else str(text), extracted=None if filt is None else str(filt),
+                        correct=score >= 1.0, score=score,
+                        reason=f"lm-eval {name}={score}" if name else "lm-eval: no metric",
+                        details={"metrics": metrics, "target": str(d.get("target"))}))
             inserted = api.add_samples(s, run.id, rows)
             metrics = {k: v for k, v in agg.items() if k != "alias"}
             api.save_run_metrics(s, run.id, {"lm_eval": metrics, "samples": len(rows)})

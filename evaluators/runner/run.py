@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluators import get_verifier
-from evaluators.runner.client import ChatClient, Completion, RequestFailed
+from evaluators import Verdict, get_verifier
+from evaluators.answer import NO_ANSWER
+from evaluators.runner.chat_client import ChatClient, Completion, RequestFailed
 from evaluators.runner.datasets import Dataset, load_suite
-from evaluators.runner.metrics import summarize
 from evaluators.runner.prompts import load_overrides
+from evaluators.runner.scoring import summarize
+from ring_core.store.api import sample_row
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +100,15 @@ def load_datasets(cfg: EvalConfig) -> list[Dataset]:
 
 def open_runs(cfg: EvalConfig, datasets: list[Dataset]) -> list[SuiteRun]:
     """Find or create each (model, benchmark, settings) run and what it already holds."""
-    from ring_serve.store import api, db
+    from ring_core.store import api, db
 
     out = []
     with db.session(cfg.db_url) as s:
         model = api.get_or_create_model(s, cfg.model, endpoint=cfg.endpoint)
         for ds in datasets:
-            version = get_verifier(ds.verifier).version
-            bench = api.get_or_create_benchmark(s, ds.name, ds.version, ds.hash,
+            verifier = get_verifier(ds.verifier)
+            version = verifier.version
+            bench = api.get_or_create_benchmark(s, ds.name, ds.version, ds.hash, suite=verifier.suite,
                                                 num_problems=len(ds.problems))
             run = api.get_or_create_run(s, model, bench, cfg.sampling(), f"{ds.verifier}-{version}",
                                         cfg.k, tags=cfg.tags)
@@ -115,32 +118,28 @@ def open_runs(cfg: EvalConfig, datasets: list[Dataset]) -> list[SuiteRun]:
     return out
 
 
-def grade_input(c: Completion) -> str:
-    """What the verifier sees: the final answer, or the unclosed reasoning (graded as no answer)."""
-    if c.text is not None:
-        return c.text
-    return "<think>" + (c.reasoning or "")
+def grade(verifier, c: Completion, reference, options: dict) -> Verdict:
+    """Grade the final answer; a reply whose reasoning never closed has none and is not graded."""
+    if c.text is None:
+        return Verdict(correct=False, score=0.0, extracted=None, reason=NO_ANSWER)
+    return verifier.grade(c.text, reference, **options)
 
 
-def _row(sr: SuiteRun, problem, idx: int, c: Completion, verdict) -> dict[str, Any]:
-    from ring_serve.store.api import sample_from_verdict
-
-    row = sample_from_verdict(problem.id, idx, verdict, prompt=problem.prompt, reasoning=c.reasoning,
-                              answer=c.text, tokens=c.tokens, latency_s=c.latency_s)
-    row["details"] = {**(verdict.details or {}), "finish_reason": c.finish_reason,
-                      "prompt_tokens": c.prompt_tokens, "attempts": c.attempts,
-                      "grade_s": verdict.elapsed_s}
-    return row
+def _row(sr: SuiteRun, problem, idx: int, c: Completion, verdict: Verdict) -> dict[str, Any]:
+    details = {**(verdict.details or {}), "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
+               "attempts": c.attempts, "grade_s": verdict.elapsed_s}
+    return sample_row(problem.id, idx, verdict, prompt=problem.prompt, reasoning=c.reasoning, answer=c.text,
+                      tokens=c.tokens, latency_s=c.latency_s, details=details)
 
 
 def _failed_row(problem, idx: int, exc: RequestFailed) -> dict[str, Any]:
-    return {"problem_id": problem.id, "sample_index": idx, "prompt": problem.prompt, "correct": False,
-            "score": 0.0, "reason": f"request rejected: {exc}"[:2000],
-            "details": {"request_error": str(exc)[:2000], "status": exc.status}}
+    return sample_row(problem.id, idx, prompt=problem.prompt, correct=False, score=0.0,
+                      reason=f"request rejected: {exc}"[:2000],
+                      details={"request_error": str(exc)[:2000], "status": exc.status})
 
 
 def _write(db_url: str | None, batch: list[tuple[int, dict[str, Any]]]) -> int:
-    from ring_serve.store import api, db
+    from ring_core.store import api, db
 
     by_run: dict[int, list[dict[str, Any]]] = {}
     for run_id, row in batch:
@@ -195,8 +194,8 @@ async def _one(cfg: EvalConfig, client: ChatClient, sr: SuiteRun, problem, idx: 
         if not exc.retryable:  # deterministic rejection (e.g. prompt too long): record it
             await queue.put((sr.run_id, _failed_row(problem, idx, exc)))
         return
-    verdict = await asyncio.to_thread(verifier.grade, grade_input(c), problem.reference,
-                                      **cfg.grade_options.get(sr.dataset.verifier, {}))
+    verdict = await asyncio.to_thread(grade, verifier, c, problem.reference,
+                                      cfg.grade_options.get(sr.dataset.verifier, {}))
     sr.new += 1
     await queue.put((sr.run_id, _row(sr, problem, idx, c, verdict)))
 
@@ -266,8 +265,8 @@ def finish_runs(cfg: EvalConfig, runs: list[SuiteRun], if_incomplete: str = "don
     """Recompute metrics from every stored sample of each run and store them with the status."""
     from sqlalchemy import select
 
-    from ring_serve.store import api, db
-    from ring_serve.store.models import Sample
+    from ring_core.store import api, db
+    from ring_core.store.models import Sample
 
     with db.session(cfg.db_url) as s:
         for sr in runs:
@@ -285,7 +284,7 @@ def finish_runs(cfg: EvalConfig, runs: list[SuiteRun], if_incomplete: str = "don
 
 def run_eval(cfg: EvalConfig) -> list[SuiteRun]:
     """Run (or resume) every suite in ``cfg``; returns the runs with their metrics."""
-    from ring_serve.store import db
+    from ring_core.store import db
 
     cfg.validate()
     datasets = load_datasets(cfg)
@@ -311,8 +310,9 @@ def render_table(cfg: EvalConfig, runs: list[SuiteRun]):
     from rich.table import Table
 
     k = cfg.k
-    table = Table(title=f"{cfg.model} @ {cfg.endpoint} (k={k}, T={cfg.temperature}, top_p={cfg.top_p})")
-    for col in ("suite", "run", "problems", "samples", f"avg@{k}", "95% CI", f"pass@{k}", f"maj@{k}",
+    table = Table(title=f"{cfg.model} @ {cfg.endpoint} (k={k}, T={cfg.temperature}, top_p={cfg.top_p})",
+                  caption="± is the 95% normal CI over problems (1.96 standard errors), as on the dashboard")
+    for col in ("suite", "run", "problems", "samples", f"avg@{k} ± 95% CI", "95% CI", f"pass@{k}", f"maj@{k}",
                 "tokens/sample", "latency s", "status"):
         table.add_column(col, justify="left" if col in ("suite", "status") else "right")
     for sr in runs:
@@ -322,7 +322,8 @@ def render_table(cfg: EvalConfig, runs: list[SuiteRun]):
             v = m.get(key)
             return "-" if v is None else f"{100 * v:.1f}"
         ci = m.get("ci95") or [None, None]
-        avg = "-" if m.get(f"avg@{k}") is None else f"{100 * m[f'avg@{k}']:.1f} ± {100 * m['stderr']:.1f}"
+        avg = "-" if m.get(f"avg@{k}") is None or ci[0] is None else \
+            f"{100 * m[f'avg@{k}']:.1f} ± {100 * (ci[1] - m[f'avg@{k}']):.1f}"
         pk = max((int(key[5:]) for key in m if key.startswith("pass@")), default=None)
         table.add_row(sr.dataset.name, str(sr.run_id), str(m.get("problems", 0)), str(m.get("samples", 0)),
                       avg, "-" if ci[0] is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]",

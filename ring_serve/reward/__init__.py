@@ -1,5 +1,5 @@
 """Verifiers as RL reward endpoints over HTTP (``ring reward serve``).
 
 Import ``create_app``/``RewardSettings`` from ``ring_serve.reward.app``; this package's own import
-stays light so the adapters can use ``datasource`` without loading FastAPI.
+stays light (no FastAPI) for ``spawn``'s users.
 """

@@ -15,10 +15,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ring_serve.reward.metrics import RewardMetrics
+from evaluators.grading import GradeResult
+from ring_serve.reward.prometheus import RewardMetrics
 from ring_serve.reward.queue import Admission, GradingRunner
 from ring_serve.reward.routes import router
-from ring_serve.reward.schemas import Result
 
 log = logging.getLogger("ring.reward")
 OPEN_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -54,7 +54,7 @@ class RewardState:
         self.metrics = RewardMetrics()
         self._item_s = 0.05  # moving average of per-item latency, for Retry-After
 
-    def observe(self, result: Result) -> None:
+    def observe(self, result: GradeResult) -> None:
         self._item_s = 0.9 * self._item_s + 0.1 * result.elapsed_s
 
     def retry_after(self) -> int:
@@ -165,7 +165,7 @@ def _warm_pools() -> None:
     from evaluators import available
 
     try:
-        from evaluators.math.pool import warm
+        from evaluators.math.sympy_pool import warm
 
         warm()
     except Exception as exc:  # a cold pool still works; only slower at first

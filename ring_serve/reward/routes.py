@@ -8,11 +8,10 @@ from typing import Any, Union
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from evaluators import available, get_verifier
 from evaluators.compat.openrlhf import strip_prompt
-from ring_serve.reward.datasource import verifier_for
-from ring_serve.reward.grading import Job, grade_jobs, outcome
-from ring_serve.reward.options import OPTIONS, OptionError, clean_options
+from evaluators.registry import available, get_verifier, verifier_for_source
+from evaluators.verifier import OptionError
+from ring_serve.reward.dispatch import Job, grade_jobs, outcome
 from ring_serve.reward.schemas import (GradeBatch, GradeItem, Health, MixedBatch, OpenRLHFRequest,
                                        OpenRLHFResponse, RewardResponse, VerifierInfo,
                                        VerifiersResponse)
@@ -41,7 +40,7 @@ def _options(verifier: str, where: str, *layers: dict[str, Any] | None) -> dict[
     for layer in layers:
         merged.update(layer or {})
     try:
-        return clean_options(verifier, merged)
+        return get_verifier(verifier).check_options(merged, trusted_ok=False)
     except OptionError as exc:
         raise HTTPException(422, f"{where}: {exc}") from None
 
@@ -107,7 +106,7 @@ async def reward_mixed(body: MixedBatch, request: Request):
         if it.verifier is not None:
             name = _known_verifier(it.verifier)
         elif it.data_source is not None:
-            name = verifier_for(it.data_source)
+            name = verifier_for_source(it.data_source)
             if name is None:
                 raise HTTPException(422, f"items[{i}].data_source {it.data_source!r} maps to no verifier; "
                                          f"name one of {', '.join(available())} in 'verifier'")
@@ -137,7 +136,7 @@ async def openrlhf_reward(body: OpenRLHFRequest, request: Request,
     for i in range(n):
         source = sources[i] if isinstance(sources, list) else sources
         if source is not None:
-            name = verifier_for(source)
+            name = verifier_for_source(source)
             if name is None:
                 raise HTTPException(422, f"data_source {source!r} maps to no verifier")
         else:
@@ -157,9 +156,8 @@ async def list_verifiers():
     infos = []
     for name in available():
         v = get_verifier(name)
-        infos.append(VerifierInfo(name=name, version=str(v.version),
-                                  options={k: o.describe() for k, o in OPTIONS.get(name, {}).items()}))
-    examples = {s: verifier_for(s) for s in ("aime_2024", "lighteval/MATH-500", "gsm8k", "gpqa_diamond",
+        infos.append(VerifierInfo(name=name, version=str(v.version), options=v.describe()))
+    examples = {s: verifier_for_source(s) for s in ("aime_2024", "lighteval/MATH-500", "gsm8k", "gpqa_diamond",
                                              "livecodebench", "codecontests")}
     return VerifiersResponse(verifiers=infos, data_source_examples=examples)
 

@@ -5,6 +5,8 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaluators.grading import GradeResult
+
 MAX_TEXT = 1_000_000  # characters in one response; the body limit caps the whole request anyway
 
 Reference = Union[str, float, int, dict[str, Any], list[Any]]
@@ -49,22 +51,8 @@ class MixedBatch(BaseModel):
     timeout_s: Optional[float] = Field(None, gt=0)
 
 
-class Result(BaseModel):
-    """The verdict for one item (score is the reward)."""
-
-    verifier: str
-    score: float
-    correct: bool
-    extracted: Optional[str] = None
-    reason: str
-    elapsed_s: float = Field(..., description="Grading wall time (seconds), or time until the deadline.")
-    id: Optional[str] = None
-    error: Optional[str] = Field(None, description="Set when the item itself was invalid (score 0).")
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
 class RewardResponse(BaseModel):
-    results: list[Result]
+    results: list[GradeResult]
     elapsed_s: float
 
 

@@ -1,5 +1,5 @@
 """Our PyTorch BailingMoe, shared by the serving parity tests and the trainer."""
 from trainer.modeling.bailing_moe import BailingMoeForCausalLM, ModelOutput
-from trainer.modeling.config import BailingConfig
+from trainer.modeling.model_config import BailingConfig
 
 __all__ = ["BailingMoeForCausalLM", "BailingConfig", "ModelOutput"]

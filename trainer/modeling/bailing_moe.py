@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainer.modeling.config import BailingConfig
+from trainer.modeling.model_config import BailingConfig
 
 
 class RMSNorm(nn.Module):

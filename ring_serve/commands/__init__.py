@@ -1,0 +1,1 @@
+"""One module per `ring` command group; ``ring_serve.cli`` assembles them."""
