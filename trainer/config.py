@@ -73,7 +73,16 @@ class RLConfig:
     budget: int = field(default=1024, metadata=option("C3PO token budget Phi per step (per rank under torchrun)."))
     defer: bool = field(default=False, metadata=option("Defer responses over budget instead of dropping them."))
     max_staleness: int = field(default=1, metadata=option(
-        "With --defer: train a left-over at most this many steps after it was sampled."))
+        "Staleness bound eta (versions): a deferred left-over (--defer) or an --async rollout is trained at "
+        "most this many policy versions after it was sampled; 0 = strictly synchronous."))
+    async_rollouts: bool = field(default=False, metadata=option(
+        "AReaL-style asynchronous rollouts on vLLM servers (--rollout-url; `ring train rl` starts one "
+        "when none is given): generation goes on while the trainer updates.", "--async/--sync"))
+    rollout_urls: tuple[str, ...] | None = field(default=None, metadata=option(
+        "With --async: base URLs of vLLM rollout servers in RL dev mode, comma-separated.", "--rollout-url"))
+    rollout_concurrency: int = field(default=16, metadata=option("With --async: prompt groups in flight at most."))
+    rollout_timeout_s: float = field(default=600.0, metadata=option(
+        "With --async: the longest the trainer waits for a step's rollouts before failing the run."))
     exact: bool = field(default=False, metadata=option(
         "C3PO: train on only the first tokens of the response that crosses Phi."))
     kl_beta: float = 1e-3
@@ -110,8 +119,11 @@ class RLConfig:
             raise ValueError("sampler must be 'vllm' or 'torch'")
         if self.steps < 1 or self.prompts_per_step < 1 or self.group_size < 2:
             raise ValueError("need steps >= 1, prompts_per_step >= 1, group_size >= 2")
-        if self.max_staleness < 1:
-            raise ValueError("max_staleness must be >= 1")
+        if self.max_staleness < 0:
+            raise ValueError("max_staleness must be >= 0")
+        self.rollout_urls = tuple(u for u in (self.rollout_urls or ()) if u)
+        if self.async_rollouts and self.rollout_concurrency < 1:
+            raise ValueError("rollout_concurrency must be >= 1")
         if self.row_tokens < 1 or self.micro_tokens < 1:
             raise ValueError("row_tokens and micro_tokens must be positive")
         from trainer.losses import LossConfig  # torch: only when a run is configured, not for --help

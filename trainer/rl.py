@@ -57,11 +57,13 @@ from trainer.data import Task, chat_prompt, split
 from trainer.losses import LossConfig
 from trainer.modeling import BailingMoeForCausalLM
 from trainer.rewards import rewards as grade_rewards
+from trainer.async_rollouts import AsyncOptions, AsyncRollouts, Group, token_staleness
 from trainer.rollout import Rollout, TorchSampler, VllmSampler
 from trainer.tokenizer import TokenizerInfo, load_tokenizer
 from trainer.update import Sample, Update, fix_behaviour_logprobs, policy_update, sampler_gap
 
 # over ranks: counts add up, times and the longest response take the maximum, the rest the mean
+TRAINED_LOG = "trained_prompts.jsonl"  # --async: the prompt positions each step trained on
 SUMMED = (names.TOKENS_IN_STEP, names.FORWARD_TOKENS, names.RESPONSES_IN_STEP, names.DEFERRED)
 MAXED = (names.RESPONSE_LEN_MAX, names.STEP_TIME_S, names.ROLLOUT_TIME_S, names.REWARD_TIME_S, names.UPDATE_TIME_S,
          names.WEIGHT_SYNC_S)
@@ -82,10 +84,12 @@ class RLRun:
     rng: random.Random  # prompt draws, the same on every rank
     train: list[Task]
     prompt_ids: list[list[int]]
-    sampler: TorchSampler | VllmSampler
+    sampler: TorchSampler | VllmSampler | None  # None with --async: the rollout servers sample
     first_step: int = 1
     deferred: list[Sample] = field(default_factory=list)  # this rank's left-overs, first in line next step
     run_id: int | None = None  # results DB (rank 0)
+    rollouts: AsyncRollouts | None = None  # --async
+    client_marks: dict[str, float] = field(default_factory=dict)  # --async: the client's counters at the last step
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Rollouts:
     rewards: list[float] = field(default_factory=list)
     adv: list[float] = field(default_factory=list)
     reward_s: float = 0.0
+    groups: list[Group] = field(default_factory=list)  # --async: as the rollout servers delivered them
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
@@ -118,8 +123,15 @@ def run_rl(cfg: RLConfig, progress: bool = True) -> list[dict]:
         if step % cfg.save_every == 0 or step == cfg.steps:
             _save(run, step)
     tracking.finish(run.run_id)
-    run.sampler.close()
+    _close(run)
     return history
+
+
+def _close(run: RLRun) -> None:
+    if run.rollouts is not None:
+        run.rollouts.close()
+    if run.sampler is not None:
+        run.sampler.close()
 
 
 def _setup(cfg: RLConfig) -> RLRun:
@@ -137,13 +149,16 @@ def _setup(cfg: RLConfig) -> RLRun:
     loss_cfg = LossConfig(mode=cfg.mode, budget=cfg.budget, kl_beta=cfg.kl_beta, entropy_alpha=cfg.entropy_alpha)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    first_step, deferred = _restore(resume_from, opt, rng) if resume_from is not None else (1, [])
+    first_step, deferred, async_state = _restore(resume_from, opt, rng) if resume_from is not None else (1, [], None)
     train, _ = split(cfg.n_train, cfg.n_val, cfg.seed if cfg.data_seed is None else cfg.data_seed, cfg.kinds,
                      cfg.max_operand)
     prompt_ids = [tok.encode(chat_prompt(t.question)) for t in train]
-    sampler = _make_sampler(cfg, model, tok, resume_from or start_dir)
+    sampler = None if cfg.async_rollouts else _make_sampler(cfg, model, tok, resume_from or start_dir)
     run = RLRun(cfg, out, start_dir, tok, model, dist.wrap(model), ref, opt, loss_cfg, rng, train, prompt_ids,
                 sampler, first_step, deferred)
+    if cfg.async_rollouts:
+        _trim_positions(out, first_step)
+        run.rollouts = _start_rollouts(run, async_state)
     if cfg.log_db and dist.is_main():
         run.run_id = tracking.start_run(f"rl-{cfg.stage}-{out.name}", cfg.mode, asdict(cfg))
     model.train()
@@ -153,13 +168,18 @@ def _setup(cfg: RLConfig) -> RLRun:
 def _check_world(cfg: RLConfig, world: int) -> None:
     if cfg.prompts_per_step % world:
         raise ValueError(f"prompts_per_step={cfg.prompts_per_step} must split evenly over {world} ranks")
-    if cfg.sampler == "vllm" and world > 1:
+    if cfg.async_rollouts and world > 1:
+        raise ValueError("--async runs one trainer process; under torchrun use the synchronous trainer")
+    if cfg.async_rollouts and not cfg.rollout_urls:
+        raise ValueError("--async needs --rollout-url (`ring train rl --async` starts a server when none is given)")
+    if cfg.sampler == "vllm" and world > 1 and not cfg.async_rollouts:
         # one in-process engine per rank, each with its own weight sync, has never been tested
         raise ValueError(f"--sampler vllm is not supported with {world} ranks; use --sampler torch under torchrun")
 
 
-def _restore(ckpt: Path, opt, rng: random.Random) -> tuple[int, list[Sample]]:
-    """Optimiser and RNG states from a checkpoint; returns the next step and this rank's deferred queue."""
+def _restore(ckpt: Path, opt, rng: random.Random) -> tuple[int, list[Sample], dict | None]:
+    """Optimiser and RNG states from a checkpoint; the next step, this rank's deferred queue and the
+    asynchronous rollouts' state (None for a synchronous run)."""
     state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
     opt.load_state_dict(state["optimizer"])
     rng.setstate(state["rng"])
@@ -173,7 +193,24 @@ def _restore(ckpt: Path, opt, rng: random.Random) -> tuple[int, list[Sample]]:
             rs = torch.load(rank_state, weights_only=False)
             torch.set_rng_state(rs["torch_rng"])
             deferred = rs["deferred"]
-    return state["step"] + 1, deferred
+    return state["step"] + 1, deferred, state.get("async")
+
+
+def _start_rollouts(run: RLRun, state: dict | None) -> AsyncRollouts:
+    """The rollout producers, resuming the prompt stream where the checkpoint left it."""
+    cfg, tasks = run.cfg, run.train
+
+    def reward_fn(rolls: list[Rollout], task_idx: list[int]) -> list[float]:
+        eos = run.tok.eos_id
+        texts = [run.tok.decode([t for t in r.response if t != eos]) for r in rolls]
+        return grade_rewards(texts, [tasks[i] for i in task_idx], cfg.reward_url)
+
+    opts = AsyncOptions(cfg.rollout_urls, cfg.prompts_per_step, cfg.group_size, cfg.max_new_tokens, cfg.temperature,
+                        cfg.max_staleness, cfg.seed, run.tok.eos_id, cfg.rollout_concurrency, cfg.rollout_timeout_s)
+    rollouts = AsyncRollouts(opts, run.prompt_ids, reward_fn, version=run.first_step - 1, state=state)
+    if state is not None:  # the servers may hold newer weights than the checkpoint (a killed run)
+        rollouts.advance(run.first_step - 1, run.model.state_dict())
+    return rollouts
 
 
 def _make_sampler(cfg: RLConfig, model, tok: TokenizerInfo, weights_dir: Path) -> TorchSampler | VllmSampler:
@@ -192,15 +229,24 @@ def _train_step(run: RLRun, step: int) -> dict[str, float]:
     upd, signal = _update(run, chosen)
     gap = sampler_gap(chosen, upd.prox_logp)
     update_s = time.perf_counter() - t_update
-    sync_s = _sync_weights(run, signal)
+    sync_s = _sync_weights(run, signal, step)
     times = {names.STEP_TIME_S: time.perf_counter() - t0, names.ROLLOUT_TIME_S: batch.rollout_s,
              names.REWARD_TIME_S: batch.reward_s, names.UPDATE_TIME_S: update_s, names.WEIGHT_SYNC_S: sync_s}
-    return _over_ranks(_step_metrics(batch, chosen, upd, signal, len(run.deferred), times), gap)
+    metrics = _step_metrics(batch, chosen, upd, signal, len(run.deferred), times)
+    if run.rollouts is not None:
+        metrics.update(_async_metrics(run, batch, step, times))
+        _record_positions(run, step, batch.groups)
+    return _over_ranks(metrics, gap)
 
 
 def _rollout(run: RLRun, step: int) -> Rollouts:
-    """This rank's share of the step's prompts (the same global draw on every rank: same rng), sampled."""
+    """This rank's share of the step's prompts (the same global draw on every rank: same rng), sampled;
+    with --async, the oldest groups the rollout servers finished (already graded)."""
     cfg, t0 = run.cfg, time.perf_counter()
+    if run.rollouts is not None:
+        groups = run.rollouts.take(cfg.prompts_per_step)
+        return Rollouts(step, [run.train[g.task] for g in groups for _ in g.rolls], [r for g in groups for r in g.rolls],
+                        time.perf_counter() - t0, rewards=[x for g in groups for x in g.rewards], groups=groups)
     idx = dist.shard([run.rng.randrange(len(run.train)) for _ in range(cfg.prompts_per_step)])
     rolls = run.sampler.sample([run.prompt_ids[i] for i in idx], cfg.group_size, cfg.max_new_tokens, cfg.temperature)
     rollout_s = time.perf_counter() - t0
@@ -210,8 +256,9 @@ def _rollout(run: RLRun, step: int) -> Rollouts:
 def _reward(run: RLRun, batch: Rollouts) -> None:
     """Verifier rewards of the responses and their group-normalised advantages."""
     t0, eos = time.perf_counter(), run.tok.eos_id
-    texts = [run.tok.decode([t for t in r.response if t != eos]) for r in batch.rolls]
-    batch.rewards = grade_rewards(texts, batch.tasks, run.cfg.reward_url)
+    if not batch.groups:  # --async rollouts arrive graded
+        texts = [run.tok.decode([t for t in r.response if t != eos]) for r in batch.rolls]
+        batch.rewards = grade_rewards(texts, batch.tasks, run.cfg.reward_url)
     batch.adv = group_advantages(batch.rewards, run.cfg.group_size)
     batch.reward_s = time.perf_counter() - t0
 
@@ -219,8 +266,8 @@ def _reward(run: RLRun, batch: Rollouts) -> None:
 def _select(run: RLRun, batch: Rollouts) -> list[Sample]:
     """The samples this step trains on (C3PO: within the budget; GRPO: all); updates the deferred queue."""
     cfg, step = run.cfg, batch.step
-    fresh = [Sample(r.prompt, r.response, float(a), sampler_logp=r.logprobs, step=step)
-             for r, a in zip(batch.rolls, batch.adv)]
+    fresh = [_sample(r, float(a), step, versions)
+             for r, a, versions in zip(batch.rolls, batch.adv, _versions(batch))]
     candidates = run.deferred + fresh
     if cfg.mode != "c3po":
         run.deferred = []
@@ -231,6 +278,17 @@ def _select(run: RLRun, batch: Rollouts) -> list[Sample]:
                     if cfg.defer and step + 1 - candidates[i].step <= cfg.max_staleness]
     fix_behaviour_logprobs(run.model, run.deferred)  # before the update moves the weights
     return [replace(candidates[i], train_tokens=sel.keep_tokens.get(i)) for i in sel.selected]
+
+
+def _versions(batch: Rollouts) -> list[list[int] | None]:
+    return [v for g in batch.groups for v in g.versions] if batch.groups else [None] * len(batch.rolls)
+
+
+def _sample(r: Rollout, adv: float, step: int, versions: list[int] | None) -> Sample:
+    """A fresh sample; one drawn by older weights (--async) keeps the sampler's log-probs as behaviour."""
+    if versions and min(versions) < step - 1 and r.logprobs is not None:
+        return Sample(r.prompt, r.response, adv, behav_logp=torch.tensor(r.logprobs), step=step)
+    return Sample(r.prompt, r.response, adv, sampler_logp=r.logprobs, step=step)
 
 
 def _update(run: RLRun, chosen: list[Sample]) -> tuple[Update, bool]:
@@ -244,8 +302,11 @@ def _update(run: RLRun, chosen: list[Sample]) -> tuple[Update, bool]:
     return upd, signal
 
 
-def _sync_weights(run: RLRun, updated: bool) -> float:
-    """Push the new weights into the sampler (seconds; 0 when nothing changed)."""
+def _sync_weights(run: RLRun, updated: bool, step: int) -> float:
+    """Push the new weights into the sampler (seconds; 0 when nothing changed); with --async the
+    rollout servers move to version ``step`` either way."""
+    if run.rollouts is not None:
+        return run.rollouts.advance(step, run.model.state_dict() if updated else None)
     return run.sampler.push_weights(run.model.state_dict()) if updated else 0.0
 
 
@@ -265,6 +326,34 @@ def _step_metrics(batch: Rollouts, chosen: list[Sample], upd: Update, signal: bo
         names.TOKENS_PER_S: upd.tokens / times[names.STEP_TIME_S],
         names.UPDATED: float(signal),
     }
+
+
+def _record_positions(run: RLRun, step: int, groups: list[Group]) -> None:
+    """Append which prompt-stream positions the step trained on (``trained_prompts.jsonl``)."""
+    with (run.out / TRAINED_LOG).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"step": step, "positions": [g.position for g in groups]}) + "\n")
+
+
+def _trim_positions(out: Path, first_step: int) -> None:
+    """On resume: forget the steps after the checkpoint (they are trained again)."""
+    log = out / TRAINED_LOG
+    if log.exists():
+        keep = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] < first_step]
+        log.write_text("".join(line + "\n" for line in keep))
+
+
+def _async_metrics(run: RLRun, batch: Rollouts, step: int, times: dict[str, float]) -> dict[str, float]:
+    """Staleness of the step's tokens (versions behind the weights being trained, step - 1),
+    interrupted requests and how busy the rollout servers and the trainer were."""
+    mean_lag, max_lag = token_staleness(batch.groups, step - 1)
+    now, before = run.rollouts.client_metrics(), run.client_marks
+    run.client_marks = now
+    wall = times[names.STEP_TIME_S]
+    return {names.STALENESS_MEAN: mean_lag, names.STALENESS_MAX: float(max_lag),
+            names.INTERRUPTED: now["interrupted"] - before.get("interrupted", 0.0),
+            names.ROLLOUT_BUSY: min(1.0, (now["busy_s"] - before.get("busy_s", 0.0)) / wall),
+            names.TRAIN_BUSY: 1.0 - times[names.ROLLOUT_TIME_S] / wall,
+            names.ROLLOUT_WAIT_S: times[names.ROLLOUT_TIME_S]}
 
 
 def _over_ranks(metrics: dict[str, float], gap: float | None) -> dict[str, float]:
@@ -290,7 +379,8 @@ def _save(run: RLRun, step: int) -> None:
     """Rank 0 writes the checkpoint; the other ranks add their torch RNG and deferred queue."""
     ckpt = run.out / f"step_{step:06d}"
     if dist.is_main():
-        save_checkpoint(ckpt, run.model, run.opt, step, run.rng, run.deferred, run.start_dir, run.cfg)
+        save_checkpoint(ckpt, run.model, run.opt, step, run.rng, run.deferred, run.start_dir, run.cfg,
+                        async_state=run.rollouts.state() if run.rollouts is not None else None)
     else:
         ckpt.mkdir(parents=True, exist_ok=True)
         torch.save({"torch_rng": torch.get_rng_state(), "deferred": run.deferred},
@@ -299,8 +389,15 @@ def _save(run: RLRun, step: int) -> None:
 
 
 def save_checkpoint(path: Path, model, opt, step: int, rng: random.Random, deferred: list, source_dir: Path,
-                    cfg: RLConfig) -> None:
+                    cfg: RLConfig, async_state: dict | None = None) -> None:
+    """Weights, optimiser, step, RNGs, deferred queue and (--async) the prompt stream's position and
+    the prompts admitted but not yet trained, which a resume generates again."""
     model.save_pretrained(path, source_dir=source_dir)
-    torch.save({"optimizer": opt.state_dict(), "step": step, "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state(), "deferred": deferred}, path / "trainer_state.pt")
+    state = {"optimizer": opt.state_dict(), "step": step, "rng": rng.getstate(),
+             "torch_rng": torch.get_rng_state(), "deferred": deferred}
+    if async_state is not None:
+        state["async"] = async_state
+    tmp = path / "trainer_state.pt.tmp"
+    torch.save(state, tmp)
+    tmp.replace(path / "trainer_state.pt")  # a kill mid-write never leaves a half checkpoint
     (path / "rl_config.json").write_text(json.dumps(asdict(cfg), indent=2))

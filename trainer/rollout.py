@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from dataclasses import dataclass
 
 import torch
+
+from trainer.vllm_worker_ext import reload_in_place
 
 
 @dataclass
@@ -49,63 +50,6 @@ class TorchSampler:
         pass
 
 
-def _expert_sources(state: dict[str, torch.Tensor], name: str) -> torch.Tensor | None:
-    """The checkpoint tensors that vLLM fuses into routed-expert parameter ``name``, stacked."""
-    prefix, _, leaf = name.rpartition(".mlp.experts.routed_experts.")
-    if not prefix:
-        return None
-    n = sum(1 for k in state if k.startswith(f"{prefix}.mlp.experts.") and k.endswith(".down_proj.weight"))
-    if leaf == "w13_weight":
-        return torch.stack([torch.cat([state[f"{prefix}.mlp.experts.{e}.gate_proj.weight"],
-                                       state[f"{prefix}.mlp.experts.{e}.up_proj.weight"]]) for e in range(n)])
-    if leaf == "w2_weight":
-        return torch.stack([state[f"{prefix}.mlp.experts.{e}.down_proj.weight"] for e in range(n)])
-    return None
-
-
-def _expert_layouts(worker, state):
-    """Learn, from the weights the engine was started with, where each checkpoint element of the
-    fused expert tensors sits in vLLM's kernel layout (the CPU MoE kernel repacks them, and the
-    in-place reload does not reproduce that repacking). Random float weights are distinct, so
-    sorting both sides gives the element permutation; it is checked exactly."""
-    model = worker.model_runner.get_model()
-    maps = {}
-    for name, param in model.named_parameters():
-        src = _expert_sources(state, name)
-        if src is None:
-            continue
-        s, k = src.reshape(-1), param.detach().reshape(-1)
-        if s.numel() != k.numel():
-            raise RuntimeError(f"cannot map {name}: {s.numel()} vs {k.numel()} elements")
-        perm = torch.empty_like(s, dtype=torch.long)
-        perm[k.argsort()] = s.argsort()
-        if not torch.equal(s[perm], k):
-            raise RuntimeError(f"vLLM's layout of {name} is not a permutation of the checkpoint's")
-        maps[name] = perm
-    worker._ring_expert_perm = maps
-    return len(maps)
-
-
-def _reload_keeping_buffers(worker, items):
-    """vLLM's layerwise in-place reload re-creates modules from checkpoint tensors only, so
-    non-persistent buffers that are not in a checkpoint (the rotary cos/sin cache) come back
-    wrong; we snapshot every buffer first and put them back afterwards."""
-    model = worker.model_runner.get_model()
-    saved = {n: b.detach().clone() for n, b in model.named_buffers()}
-    worker.reload_weights(weights_iterator=items)
-    restored = 0
-    for n, b in model.named_buffers():
-        if n in saved and b.shape == saved[n].shape:
-            b.data.copy_(saved[n])
-            restored += 1
-    state = dict(items)
-    for name, param in model.named_parameters():
-        perm = getattr(worker, "_ring_expert_perm", {}).get(name)
-        if perm is not None:
-            param.data.copy_(_expert_sources(state, name).reshape(-1)[perm].view_as(param))
-    return restored
-
-
 CPU_PREFILL_TOKENS = 32768
 
 
@@ -131,9 +75,6 @@ class VllmSampler:
                        enforce_eager=on_cpu, **extra)
         self.seed = seed
         self.calls = 0
-        from trainer.modeling.bailing_moe import load_state_dict
-
-        self.llm.collective_rpc(_expert_layouts, args=(load_state_dict(Path(model_dir)),))
 
     def sample(self, prompts: list[list[int]], n: int, max_new_tokens: int, temperature: float) -> list[Rollout]:
         from vllm import SamplingParams
@@ -157,9 +98,9 @@ class VllmSampler:
     def push_weights(self, state: dict[str, torch.Tensor]) -> float:
         t0 = time.perf_counter()
         cpu_state = {k: v.detach().to("cpu") for k, v in state.items()}
-        # vLLM's in-place reload maps checkpoint names onto its fused/repacked layout; the engine
-        # core is in this process, so the tensors are handed over without serialisation
-        self.llm.collective_rpc(_reload_keeping_buffers, args=(list(cpu_state.items()),))
+        # the same in-place reload as the rollout servers' (it redoes the CPU MoE prepacking that
+        # vLLM's own reload skips); the engine core is in this process: no serialisation
+        self.llm.collective_rpc(reload_in_place, args=(list(cpu_state.items()),))
         self.llm.reset_prefix_cache()
         return time.perf_counter() - t0
 
