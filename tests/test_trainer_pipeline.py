@@ -153,3 +153,21 @@ def test_cpu_vllm_sampler_refuses_a_step_whose_prefill_it_would_split():
     sampler.prefill_limit = 1000
     with pytest.raises(ValueError, match="prefill tokens"):
         sampler.sample([[5] * 70] * 8, 2, 16, 1.0)  # 8 x 2 x 70 = 1120 > 1000
+
+
+def test_max_staleness_zero_is_todays_synchronous_trainer(env, tmp_path):
+    """eta = 0 without --defer changes nothing (same rewards and losses); with --defer it keeps no left-over."""
+    _, model = env
+    from trainer.config import RLConfig
+    from trainer.rl import run_rl
+
+    common = dict(policy_dir=str(model), prompts_per_step=2, group_size=2, max_new_tokens=12, sampler="torch",
+                  save_every=100, log_db=False, steps=2, seed=3, budget=10)
+    base = run_rl(RLConfig(out_dir=str(tmp_path / "eta1"), max_staleness=1, **common), progress=False)
+    eta0 = run_rl(RLConfig(out_dir=str(tmp_path / "eta0"), max_staleness=0, **common), progress=False)
+    for a, b in zip(base, eta0):
+        assert a["reward_mean"] == b["reward_mean"] and a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+    defer0 = run_rl(RLConfig(out_dir=str(tmp_path / "d0"), max_staleness=0, defer=True, **common), progress=False)
+    assert all(h["deferred"] == 0 for h in defer0)
+    with pytest.raises(ValueError, match="max_staleness"):
+        RLConfig(out_dir=str(tmp_path / "x"), max_staleness=-1, **common)
