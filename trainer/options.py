@@ -30,11 +30,12 @@ class Cli:
     flags: tuple[str, ...] = ()  # empty: --field-name
     positional: bool = False
     metavar: str | None = None
+    panel: str | None = None  # a help panel of its own (None: "Options")
 
 
-def option(help: str, *flags: str) -> dict:
+def option(help: str, *flags: str, panel: str | None = None) -> dict:
     """Field metadata: a command-line option (``--field-name`` unless ``flags`` are given)."""
-    return {CLI: Cli(help, flags)}
+    return {CLI: Cli(help, flags, panel=panel)}
 
 
 def argument(help: str, metavar: str | None = None) -> dict:
@@ -53,17 +54,30 @@ def extra_argument(name: str, annotation, help: str) -> inspect.Parameter:
                              default=typer.Argument(..., help=help))
 
 
+def extra_options(cls) -> list[inspect.Parameter]:
+    """The CLI fields of another config ``cls`` as ``command(..., extra=...)`` parameters.
+
+    ``run`` gets them by keyword; ``build(cls, values)`` turns them into ``cls``. This lets one
+    entry add options (``ring train rl``'s Ray placement) without adding them to the shared config.
+    """
+    hints = typing.get_type_hints(cls)
+    return [_parameter(f, hints[f.name], False) for f in cli_fields(cls)]
+
+
 def command(cls, run: Callable[..., int], *, doc: str, fill: Mapping[str, Callable[[], Any]] | None = None,
             extra: Sequence[inspect.Parameter] = ()) -> Callable[..., None]:
     """A Typer command over the CLI fields of ``cls``: builds ``cls`` once, returns ``run(cfg)``'s exit code.
 
-    ``fill``: factories for fields left unset (None). ``extra``: further parameters, passed on
-    to ``run`` by keyword. A ``ValueError`` (a bad option, or one the run raises) prints
-    ``error: ...`` and exits with 2.
+    ``fill``: factories for fields left unset (None). ``extra``: further parameters
+    (``extra_argument``, ``extra_options``), passed on to ``run`` by keyword. A ``ValueError``
+    (a bad option, or one the run raises) prints ``error: ...`` and exits with 2.
     """
     fill = dict(fill or {})
     hints = typing.get_type_hints(cls)
-    params = [*extra, *(_parameter(f, hints[f.name], f.name in fill) for f in cli_fields(cls))]
+    # extra arguments keep their place before the config's; extra options follow its options
+    extra_opts = [p for p in extra if isinstance(p.default, typer.models.OptionInfo)]
+    fields = [_parameter(f, hints[f.name], f.name in fill) for f in cli_fields(cls)]
+    params = [*(p for p in extra if p not in extra_opts), *fields, *extra_opts]
 
     def cli_command(**values) -> None:
         passed = {p.name: values.pop(p.name) for p in extra}
@@ -98,7 +112,7 @@ def _parameter(f: dataclasses.Field, hint, filled: bool) -> inspect.Parameter:
     if spec.positional:
         info = typer.Argument(default, help=spec.help, metavar=spec.metavar)
     else:
-        info = typer.Option(default, *spec.flags, help=spec.help)
+        info = typer.Option(default, *spec.flags, help=spec.help, rich_help_panel=spec.panel)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=_cli_type(hint, filled))
 
 

@@ -2,7 +2,8 @@
 
 ``sft``, ``rl`` and ``eval`` get their options from the config dataclasses (``trainer.config``,
 ``ring_serve.served_eval.ServedEvalConfig``) through ``trainer.options``, the same declaration
-``python -m trainer.torchrun`` and ``python -m trainer.heldout`` are built from.
+``python -m trainer.torchrun`` and ``python -m trainer.heldout`` are built from. ``rl`` adds the
+rollout placement options (``ring_serve.ray_placement``: plain processes, or Ray actors with ``--ray``).
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import typer
 
+from ring_serve.ray_placement import RayPlacement
 from ring_serve.served_eval import ServedEvalConfig, evaluate_served
 from trainer.config import RLConfig, SFTConfig
 from trainer.heldout import CHECKPOINTS
-from trainer.options import command
+from trainer.options import build, command, extra_options
 
 app = typer.Typer(help="Ring-lite training: distillation SFT, checkpoint selection, RL (C3PO).",
                   no_args_is_help=True)
@@ -34,15 +36,56 @@ def _sft(cfg: SFTConfig) -> int:
     return 0
 
 
-def _rl(cfg: RLConfig) -> int:
+def _rl(cfg: RLConfig, **placement) -> int:
+    """``placement``: the ``RayPlacement`` options only ``ring train rl`` has (none: the defaults)."""
+    where = build(RayPlacement, placement) if placement else RayPlacement()
+    if where.on_ray:
+        return _rl_on_ray(cfg, where)
+    if cfg.async_rollouts and not cfg.rollout_urls:
+        return _rl_with_servers(cfg, where.rollout_servers)
     from trainer.rl import run_rl
 
-    hist = run_rl(cfg)
+    return _report(cfg, run_rl(cfg))
+
+
+def _report(cfg: RLConfig, hist: list[dict]) -> int:
     if hist:
         syncs = [h["weight_sync_s"] for h in hist if h["updated"]]
         typer.echo(f"{len(hist)} steps; last reward {hist[-1]['reward_mean']:.3f}; mean weight sync "
                    f"{(sum(syncs) / len(syncs)) if syncs else 0.0:.3f}s; checkpoints in {cfg.out_dir}")
     return 0
+
+
+def _rl_with_servers(cfg: RLConfig, n: int) -> int:
+    """--async without --rollout-url or --ray: ``n`` vLLM rollout servers as child processes."""
+    import dataclasses
+
+    from ring_serve.rollout_servers import rollout_servers, start_weights
+
+    typer.echo(f"starting {n} vLLM rollout server(s) for --async (30-100 s each on 2 cores)")
+    with rollout_servers(start_weights(cfg.policy_dir, cfg.out_dir, cfg.resume), n) as urls:
+        return _rl(dataclasses.replace(cfg, rollout_urls=tuple(urls)))
+
+
+def _rl_on_ray(cfg: RLConfig, where: RayPlacement) -> int:
+    """--ray: rollout servers and trainer as Ray actors (``ring_serve.ray_launch``)."""
+    import importlib.util
+
+    if not cfg.async_rollouts:
+        raise ValueError("--ray places the actors of an --async run: add --async")
+    if cfg.rollout_urls:
+        raise ValueError("--ray starts its own rollout servers: drop --rollout-url")
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--ray needs Ray: pip install 'ring-lab[ray]'")
+    from ring_serve.ray_launch import RayLaunchError, run_rl_on_ray
+
+    typer.echo(f"Ray ({where.ray_address}): {where.rollout_servers} rollout server actor(s) "
+               f"{where.rollout_bundle()} and a trainer actor {where.trainer_bundle()}")
+    try:
+        return _report(cfg, run_rl_on_ray(cfg, where))
+    except RayLaunchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
 
 
 def _served_eval(cfg: ServedEvalConfig, checkpoints: list[Path]) -> int:
@@ -63,7 +106,7 @@ def _served_eval(cfg: ServedEvalConfig, checkpoints: list[Path]) -> int:
 
 app.command("sft")(command(SFTConfig, _sft, fill={"model_dir": _tiny_model}, doc=(
     "Distillation SFT on synthetic <think> traces; saves checkpoints with entropy and val accuracy.")))
-app.command("rl")(command(RLConfig, _rl, doc=(
+app.command("rl")(command(RLConfig, _rl, extra=extra_options(RayPlacement), doc=(
     "RL with C3PO: vLLM rollouts, verifier rewards, in-place weight sync, metrics in the results DB.")))
 app.command("eval")(command(ServedEvalConfig, _served_eval, extra=[CHECKPOINTS], doc=(
     "Serve each checkpoint with vLLM and score it on the held-out synthetic suite with `ring eval`.")))
