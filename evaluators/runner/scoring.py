@@ -127,3 +127,19 @@ def summarize(rows: Sequence[Mapping[str, Any]], k: int) -> dict[str, Any]:
         out["latency_p95_s"] = float(np.quantile(lat, 0.95))
     out["per_problem"] = per_problem
     return out
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test p-value for ``wins`` vs ``losses`` paired differences (ties dropped).
+
+    Under the null each non-tied pair is a fair coin: p = min(1, 2 * P[Binomial(n, 1/2) <= min]).
+    """
+    for label, v in (("wins", wins), ("losses", losses)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{label} must be a non-negative integer, got {v!r}")
+    n, low = wins + losses, min(wins, losses)
+    if n == 0:
+        return 1.0
+    # exact integer sum, one division: no float binomials to underflow for large n
+    tail = sum(math.comb(n, i) for i in range(low + 1))
+    return min(1.0, 2 * tail / 2 ** n)
