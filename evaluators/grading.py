@@ -54,6 +54,8 @@ def grade_one(verifier: Union[str, Verifier], response: Any, reference: Any, opt
     start = time.monotonic()
     if deadline is not None and start >= deadline:
         return failed(v.name, "timeout", 0.0, item_id)
+    if reference is None:
+        return failed(v.name, "invalid item", 0.0, item_id, "the reference is null: nothing to grade against")
     try:
         opts = v.check_options(options, trusted_ok=True)
         if deadline is not None:
@@ -78,8 +80,8 @@ def grade_items(items: Sequence[dict[str, Any]], *, url: str | None = None, api_
     """Grade dicts with ``verifier``, ``response``, ``reference`` (optional ``options``, ``id``).
 
     Remote when ``url`` (or $RING_REWARD_URL) is set, else in-process; ``timeout_s`` is the
-    service's per-request deadline (remote only). An unusable item gets score 0 with its message
-    in ``error``; an unknown option fails the call, in-process as remotely.
+    service's per-request deadline (remote only). An unusable item (null or unusable reference,
+    unknown verifier or option) gets score 0 with its message in ``error``, in-process as remotely.
     """
     url = url or os.environ.get("RING_REWARD_URL") or None
     if url:
@@ -102,9 +104,13 @@ def _grade_local(items: Sequence[dict[str, Any]]) -> list[GradeResult]:
         key = (it["verifier"], json.dumps(it.get("options") or {}, sort_keys=True, default=str))
         groups.setdefault(key, []).append(i)
     for (name, _), idx in groups.items():
-        verifier = get_verifier(name)
-        # like the service: only the declared options, checked before any grading
-        opts = verifier.check_options(items[idx[0]].get("options"), trusted_ok=False)
+        try:  # like the service: only the declared options, checked before any grading
+            verifier = get_verifier(name)
+            opts = verifier.check_options(items[idx[0]].get("options"), trusted_ok=False)
+        except (KeyError, ValueError) as exc:  # an unknown verifier or option costs its items only
+            for i in idx:
+                out[i] = failed(name, "invalid item", 0.0, items[i].get("id"), _message(exc))
+            continue
         for i, result in zip(idx, _grade_group(verifier, [items[i] for i in idx], opts)):
             out[i] = result
     return out  # type: ignore[return-value]

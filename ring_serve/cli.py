@@ -4,6 +4,8 @@ Each command imports its package inside its body, so `ring --help` stays fast.
 """
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from ring_serve.commands import dashboard, db, demo, eval, model, reward, serve, train
@@ -17,5 +19,21 @@ app.add_typer(db.app, name="db")
 app.add_typer(train.app, name="train")
 app.add_typer(reward.app, name="reward")
 
+
+
+def main() -> None:
+    """The `ring` entry point: `app`, with one plain line for a package an extra provides."""
+    from ring_serve.extras import missing_extra_message
+
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        print(f"ring: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -32,6 +32,9 @@ def vllm_flavour() -> str:
     return "none"
 
 
+REASONING_PLUGIN = Path(__file__).with_name("reasoning_parser.py")
+
+
 @dataclass
 class ServeOptions:
     model: str | None = None  # local dir or HF id; None = the tiny default model
@@ -42,7 +45,7 @@ class ServeOptions:
     max_model_len: int | None = None
     dtype: str | None = None  # None: float32 on CPU (bf16 is unreliable there), auto on GPU
     kv_cache_gb: float = 1.0
-    reasoning_parser: str = "deepseek_r1"
+    reasoning_parser: str = "ring_think"  # ring_serve/reasoning_parser.py; any vLLM parser name works
     sampling_defaults: dict = field(default_factory=lambda: dict(PAPER_SAMPLING))
     extra_args: list[str] = field(default_factory=list)
 
@@ -70,6 +73,7 @@ def build_command(opts: ServeOptions) -> list[str]:
            "--model", opts.model, "--served-model-name", opts.served_name,
            "--host", opts.host, "--port", str(opts.port), "--dtype", opts.dtype,
            "--trust-remote-code", "--reasoning-parser", opts.reasoning_parser,
+           "--reasoning-parser-plugin", str(REASONING_PLUGIN),
            "--generation-config", "auto",
            "--override-generation-config", json.dumps(opts.sampling_defaults)]
     if opts.max_model_len:

@@ -34,6 +34,18 @@ def fenced(body: str, tag: str = "python") -> str:
     (f"<think>only {fenced('print(0)')} thinking</think>\nno code here", "no code here"),
     (f"<think>still thinking {fenced('print(0)')}", None),  # never finished: no answer
     ("", None),
+    # CommonMark fences: indented up to three spaces, tildes, longer runs, info-string variants
+    ("Here:\n ```python\n print(5)\n ```\n", "print(5)"),
+    ("   ```python\n   if 1:\n       print(6)\n   ```", "if 1:\n    print(6)"),
+    ("~~~python\nprint(7)\n~~~", "print(7)"),
+    ("````python\nprint('```')\n````", "print('```')"),  # a shorter run inside is content
+    ("```Python3 title=sol.py\nprint(8)\n```", "print(8)"),
+    ("```{.python}\nprint(9)\n```", "print(9)"),
+    ("```py\nprint(10)\n```\n```text\noutput\n```", "print(10)"),
+    ("The code is: ```python\nprint(11)\n```", "print(11)"),  # opened after text on its line
+    ("```python\nprint(12)\n", "print(12)"),  # unclosed: runs to the end, as CommonMark says
+    ("    ```python\n    print(13)\n    ```", "    ```python\n    print(13)\n    ```"),  # 4 spaces: no fence
+    ("```python\nprint(14)\n```  \nthen ```bash\nls\n```", "print(14)"),
 ])
 def test_extract_program(response, expected):
     assert extract_program(response) == expected

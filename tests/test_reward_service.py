@@ -135,6 +135,12 @@ def test_openrlhf_get_reward_strips_prompt(http):
     code = http.post("/get_reward?verifier=code", json={"query": ["Q" + DOUBLE], "prompts": ["Q"],
                                                          "labels": [STDIN_ECHO]}).json()
     assert code["rewards"] == [1.0]
+    # OpenRLHF sends a null label for a sample without one: that sample scores 0, the rest are graded
+    nulls = http.post("/get_reward", json={"query": [prompt + "\\boxed{4}", prompt + "\\boxed{4}", "q"],
+                                           "prompts": [prompt, prompt, "q"], "labels": ["4", None, "1"],
+                                           "data_source": ["math500", "math500", "imagenet"]})
+    assert nulls.status_code == 200, nulls.text
+    assert nulls.json()["rewards"] == [1.0, 0.0, 0.0] and nulls.json()["extra_logs"]["error"] == [0.0, 1.0, 1.0]
     mismatch = http.post("/get_reward", json={"query": ["a", "b"], "labels": ["1"]})
     assert mismatch.status_code == 422 and "labels" in mismatch.json()["detail"]
 
@@ -153,8 +159,29 @@ def test_metrics_count_requests_and_items(http):
 def test_unknown_verifier_is_404_with_known_names(http):
     r = http.post("/v1/reward/nope", json={"response": "x", "reference": "1"})
     assert r.status_code == 404 and all(n in r.json()["detail"] for n in ("math", "gpqa", "code"))
-    r = http.post("/v1/reward", json={"items": [{"verifier": "nope", "response": "x", "reference": "1"}]})
-    assert r.status_code == 404
+
+
+def test_one_bad_item_costs_that_item_only(http):
+    """Per-item problems are per-item results (score 0, error), the request still 200."""
+    good = {"verifier": "math", "response": "\\boxed{2}", "reference": "2"}
+    bad = [({"verifier": "nope", "response": "x", "reference": "1"}, "unknown verifier 'nope'"),
+           ({"data_source": "imagenet", "response": "x", "reference": "1"}, "imagenet"),
+           ({"response": "x", "reference": "1"}, "data_source"),
+           ({"verifier": "math", "response": "x", "reference": None}, "null"),
+           ({"verifier": "math", "response": "x", "reference": "1", "options": {"in_process": True}}, "in_process"),
+           ({"verifier": "gpqa", "response": "Answer: A", "reference": "Z"}, "letters")]
+    r = http.post("/v1/reward", json={"items": [good, *[b for b, _ in bad], good]})
+    assert r.status_code == 200, r.text
+    first, *middle, last = r.json()["results"]
+    assert first["correct"] and last["correct"]
+    for result, (_, word) in zip(middle, bad):
+        assert result["score"] == 0.0 and result["reason"] == "invalid item" and word in result["error"], result
+    batch = http.post("/v1/reward/math", json={"items": [{"response": "\\boxed{3}", "reference": None},
+                                                         {"response": "\\boxed{3}", "reference": "3"}]}).json()
+    assert [x["score"] for x in batch["results"]] == [0.0, 1.0] and "null" in batch["results"][0]["error"]
+    # the same items in-process: the same verdicts
+    local = grade_items([good, bad[0][0], bad[3][0]])
+    assert [x.score for x in local] == [1.0, 0.0, 0.0] and all(x.error for x in local[1:])
 
 
 @pytest.mark.parametrize("body, where", [
@@ -173,8 +200,8 @@ def test_value_errors_are_422(http):
              ("/v1/reward/code", {"response": "x", "reference": "1", "options": {"backend": "process"}}, "backend"),
              ("/v1/reward/math", {"response": "x", "reference": "1", "options": {"timeout_s": 1e9}}, "timeout_s"),
              ("/v1/reward/gpqa", {"response": "Answer: A", "reference": "Z"}, "letters"),
-             ("/v1/reward", {"items": [{"data_source": "imagenet", "response": "x", "reference": "1"}]}, "imagenet"),
-             ("/v1/reward", {"items": [{"response": "x", "reference": "1"}]}, "data_source")]
+             ("/v1/reward/math", {"response": "x", "reference": None}, "null"),
+             ("/v1/reward/math", {"items": [], "options": {"in_process": True}}, "in_process")]
     for path, body, word in cases:
         r = http.post(path, json=body)
         assert r.status_code == 422, (path, body, r.text)

@@ -121,8 +121,19 @@ def test_in_process_adapters_agree_with_each_other():
     assert [m["score"] for m in mixed] == [1.0, 0.0] and "letters" in mixed[1]["reason"]
     trl = reward_func(reference_key="truth")
     assert trl(prompts=[""] * 4, completions=sols, truth=truths, data_source=sources) == [1.0, 0.0, 1.0, 1.0]
-    with pytest.raises(KeyError, match="answer"):  # default column name, absent here
+    with pytest.raises(KeyError, match="solution"):  # neither default column is there
         reward_func("math")(prompts=["p"], completions=["x"], truth=["1"])
+
+
+def test_trl_reference_column_is_answer_then_solution_unless_named():
+    f = reward_func("math")
+    assert f(prompts=["p", "q"], completions=["\\boxed{3}", "\\boxed{5}"], solution=["3", "4"]) == [1.0, 0.0]
+    # both columns: the bare answer, not the worked solution, is the reference
+    both = {"answer": ["7"], "solution": ["so it is 8"]}
+    assert f(prompts=["p"], completions=["\\boxed{7}"], **both) == [1.0]
+    assert reward_func("math", reference_key="solution")(prompts=["p"], completions=["\\boxed{7}"], **both) == [0.0]
+    with pytest.raises(KeyError, match="'truth'"):  # an explicit column that is absent is named
+        reward_func("math", reference_key="truth")(prompts=["p"], completions=["x"], answer=["1"])
     out = openrlhf_reward(["Q: 6*7? \\boxed{42}", "Q: 1? \\boxed{2}"], ["Q: 6*7?", "Q: 1?"], ["42", "1"])
     assert [float(x) for x in out["rewards"]] == [1.0, 0.0]
     with pytest.raises(ValueError, match="same length"):

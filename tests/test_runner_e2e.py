@@ -152,11 +152,60 @@ def test_lm_eval_harness_results_are_stored(scripted_server, tmp_path):
     rows = db_rows(db, "select problem_id, sample_index, answer, score from samples order by problem_id")
     assert len(rows) == 4 and all("\\boxed{42}" in r[2] for r in rows)
     assert sum(r[3] for r in rows) == pytest.approx(4 * expected)
-    assert db_rows(db, "select b.name from runs r join benchmarks b on b.id = r.benchmark_id") == \
-        [("lm-eval:ring_synthetic",)]
+    assert db_rows(db, "select b.name, b.suite, r.started_at is not null, r.started_at <= r.finished_at "
+                       "from runs r join benchmarks b on b.id = r.benchmark_id") == \
+        [("lm-eval:ring_synthetic", "math", 1, 1)]
     with pytest.raises(LmEvalError, match="no lm-eval tasks"):
         run_lm_eval(endpoint=scripted_server.v1, model=scripted_server.model, tasks=[" "],
                     db_url=f"sqlite:///{db}")
+
+
+@pytest.mark.slow
+def test_max_tokens_is_capped_at_what_the_server_context_leaves(scripted_server, tmp_path):
+    """The default --max-tokens 32768 against a 2048-token server: capped, said once, no errors."""
+    db = tmp_path / "c.db"
+    env = {**os.environ, "RING_DB_URL": f"sqlite:///{db}"}
+    cmd = [ring_bin(), "eval", "--endpoint", scripted_server.v1, "--model", scripted_server.model,
+           "--suite", "synthetic:n=3", "--k", "2", "--no-progress"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.count("does not fit") == 1 and "2048" in done.stderr, done.stderr
+    assert db_rows(db, "select count(*), sum(reason like 'request rejected%') from samples") == [(6, 0)]
+    # under the context, but not beside the prompt: the server's refusal is met by one resend
+    (run,) = run_eval(config(scripted_server, db, ["synthetic:n=2"], k=1, max_tokens=2047))
+    assert run.status == "done" and run.errors == 0 and run.new == 2
+
+
+@pytest.mark.slow
+def test_lm_eval_cli_runs_our_tasks_against_ring_serve(scripted_server, tmp_path):
+    """lm-eval's own CLI, as its users run it, on our task YAMLs with their default max_gen_toks."""
+    import json
+
+    lm_eval = Path(ring_bin()).with_name("lm_eval")
+    out = tmp_path / "out"
+    cmd = [str(lm_eval), "--model", "local-chat-completions", "--model_args",
+           f"base_url={scripted_server.v1}/chat/completions,model={scripted_server.model},num_concurrent=2",
+           "--apply_chat_template", "--include_path", str(Path(__file__).resolve().parents[1] /
+                                                             "evaluators" / "lm_eval_tasks"),
+           "--tasks", "ring_synthetic", "--limit", "3", "--output_path", str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OPENAI_API_KEY": "none"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (result,) = list(out.rglob("results_*.json"))
+    metrics = json.loads(result.read_text())["results"]["ring_synthetic"]
+    answers = [p.reference for p in load_suite("synthetic:n=8:target=42").problems[:3]]
+    assert metrics["exact_match,none"] == pytest.approx(sum(a == "42" for a in answers) / 3)
+
+
+def test_lm_eval_bridge_names_the_servers_reason(scripted_server, tmp_path):
+    pytest.importorskip("lm_eval")
+    from evaluators.runner.lm_eval_bridge import LmEvalError, fit_max_tokens, run_lm_eval
+
+    assert fit_max_tokens(32768, 2048) == 1024 and fit_max_tokens(30000, 32768) == 30000
+    assert fit_max_tokens(40000, 32768) == 31744 and fit_max_tokens(500, None) == 500
+    with pytest.raises(LmEvalError, match="the server said: .*does not exist"):
+        run_lm_eval(endpoint=scripted_server.v1, model="no-such-model", tasks=["ring_synthetic"], limit=1,
+                    max_tokens=8, db_url=f"sqlite:///{tmp_path / 'x.db'}")
 
 
 def test_own_jsonl_suite_with_raw_question_prompt(scripted_server, tmp_path):

@@ -37,15 +37,19 @@ def test_chat_and_completions(tiny_server):
 
 
 def test_untrained_output_without_think_end_is_reasoning(tiny_server):
-    """The deepseek_r1 parser: text with no </think> is all reasoning, content stays null."""
+    """The ring_think parser (DeepSeek-R1's split): text with no </think> is all reasoning, content
+    stays null, and every reply token past an opening <think> counts as a reasoning token."""
     c = tiny_server.client()
-    for seed in range(5, 15):
+    for seed in range(5, 25):
         r = c.chat.completions.create(model="ring-tiny", messages=MSG, max_tokens=12, seed=seed, logprobs=True)
-        if "</think>" not in [t.token for t in r.choices[0].logprobs.content]:
+        tokens = [t.token for t in r.choices[0].logprobs.content]
+        if "</think>" not in tokens and r.choices[0].finish_reason == "length":
             msg = r.choices[0].message
             assert msg.content is None and msg.reasoning
+            opened = tokens.index("<think>") + 1 if "<think>" in tokens else 0
+            assert r.usage.completion_tokens_details.reasoning_tokens == len(tokens) - opened == 12 - opened
             return
-    pytest.fail("every seed sampled </think>")
+    pytest.fail("every seed sampled </think> or stopped")
 
 
 def test_n_samples(tiny_server):
@@ -151,8 +155,11 @@ def test_sdk_raises_clean_errors(tiny_server):
 
 def test_reasoning_split_from_known_output(scripted_server):
     c = scripted_server.client()
-    msg = c.chat.completions.create(model="ring-scripted", messages=MSG, max_tokens=40).choices[0].message
+    reply = c.chat.completions.create(model="ring-scripted", messages=MSG, max_tokens=40)
+    msg = reply.choices[0].message
     assert msg.reasoning == "add"
+    # the tokens of "add" only: not the tags, not the answer
+    assert 0 < reply.usage.completion_tokens_details.reasoning_tokens <= 3 < reply.usage.completion_tokens
     assert msg.content == "The answer is \\boxed{42}"
     stream = c.chat.completions.create(model="ring-scripted", messages=MSG, max_tokens=40, stream=True)
     reasoning, content = "", ""

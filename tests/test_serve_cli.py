@@ -18,7 +18,9 @@ def test_command_has_ring_lite_presets(tmp_path):
     cmd = build_command(opts)
     assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     joined = " ".join(cmd)
-    assert "--reasoning-parser deepseek_r1" in joined and "--api-key k" in joined
+    assert "--reasoning-parser ring_think" in joined and "--api-key k" in joined
+    plugin = cmd[cmd.index("--reasoning-parser-plugin") + 1]
+    assert plugin.endswith("reasoning_parser.py") and "ring_think" in open(plugin).read()
     assert "--trust-remote-code" in cmd and "--max-model-len 4096" in joined
     gen = json.loads(cmd[cmd.index("--override-generation-config") + 1])
     assert gen == {"temperature": 1.0, "top_p": 0.95}

@@ -20,11 +20,30 @@ def _text(completion: Any) -> str:
     raise TypeError(f"completion must be a string or chat messages, got {type(completion).__name__}")
 
 
-def reward_func(verifier: str | None = None, *, reference_key: str = "answer",
+# TRL's own examples call the reference `solution`, most math sets `answer`; where a set has both
+# (MATH: a worked solution and its final answer), the bare answer is the sharper reference.
+REFERENCE_COLUMNS = ("answer", "solution")
+
+
+def _reference_column(columns: dict[str, Any], reference_key: str | None) -> str:
+    if reference_key is not None:
+        if reference_key not in columns:
+            raise KeyError(f"dataset has no {reference_key!r} column (set reference_key=...)")
+        return reference_key
+    for key in REFERENCE_COLUMNS:
+        if key in columns:
+            return key
+    raise KeyError(f"dataset has none of the reference columns {list(REFERENCE_COLUMNS)} "
+                   f"(columns: {sorted(columns)}; set reference_key=...)")
+
+
+def reward_func(verifier: str | None = None, *, reference_key: str | None = None,
                 data_source_key: str = "data_source", url: str | None = None, api_key: str | None = None,
                 timeout_s: float | None = None, name: str | None = None) -> Callable[..., list[float]]:
-    """A TRL reward function grading ``completions`` against the ``reference_key`` column.
+    """A TRL reward function grading ``completions`` against the reference column.
 
+    The reference column is ``reference_key`` when given, else ``answer`` or, failing that,
+    ``solution``.
     ``verifier`` fixes the grader; when None each row's ``data_source_key`` column picks it.
     ``url`` (or $RING_REWARD_URL) grades through a remote reward service.
     """
@@ -32,9 +51,7 @@ def reward_func(verifier: str | None = None, *, reference_key: str = "answer",
     def reward(prompts: list[Any] | None = None, completions: list[Any] | None = None,
                **columns: Any) -> list[float]:
         completions = list(completions or [])
-        if reference_key not in columns:
-            raise KeyError(f"dataset has no {reference_key!r} column (set reference_key=...)")
-        references = list(columns[reference_key])
+        references = list(columns[_reference_column(columns, reference_key)])
         if len(references) != len(completions):
             raise ValueError(f"{len(completions)} completions but {len(references)} references")
         if verifier is None:

@@ -12,6 +12,8 @@ import httpx
 from evaluators.answer import split_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+# how vLLM ("maximum context length") and OpenAI ("context_length_exceeded") reject prompt + max_tokens
+CONTEXT_ERRORS = ("maximum context length", "context_length_exceeded", "max_model_len")
 FATAL_STATUS = {401, 403, 404}  # wrong key, model or URL: every request would fail the same way
 
 
@@ -27,6 +29,10 @@ class RequestFailed(Exception):
     def fatal(self) -> bool:
         return self.status in FATAL_STATUS
 
+    @property
+    def context_exceeded(self) -> bool:
+        return any(marker in str(self) for marker in CONTEXT_ERRORS)
+
 
 @dataclass
 class Completion:
@@ -38,6 +44,20 @@ class Completion:
     prompt_tokens: int | None
     latency_s: float
     attempts: int
+
+
+def server_message(resp: httpx.Response, limit: int = 500) -> str:
+    """The reason an error response gives (OpenAI's ``error.message``, FastAPI's ``detail``) or its text."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text[:limit]
+    if isinstance(data, dict):
+        err = data.get("error")
+        for value in (err.get("message") if isinstance(err, dict) else err, data.get("detail"), data.get("message")):
+            if isinstance(value, str) and value:
+                return value[:limit]
+    return resp.text[:limit]
 
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: str | None) -> float:
@@ -60,8 +80,10 @@ class ChatClient:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint must be an http(s) URL, got {endpoint!r}")
-        self.url = endpoint.rstrip("/") + "/chat/completions"
+        self.endpoint = endpoint.rstrip("/")
+        self.url = self.endpoint + "/chat/completions"
         self.model = model
+        self.max_model_len: int | None = None  # set by probe_context()
         self.max_retries = max_retries
         self.backoff = (backoff_base_s, backoff_cap_s)
         self._sem = asyncio.Semaphore(concurrency)
@@ -79,8 +101,44 @@ class ChatClient:
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
+    async def probe_context(self) -> int | None:
+        """The served model's context length as ``GET /models`` says (vLLM's ``max_model_len``).
+
+        None when the endpoint does not list it (or the model); then nothing is capped up front.
+        """
+        try:
+            resp = await self._http.get(self.endpoint + "/models")
+            entries = resp.json().get("data") or [] if resp.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("id") == self.model:
+                value = entry.get("max_model_len")
+                self.max_model_len = value if isinstance(value, int) and value > 0 else None
+        return self.max_model_len
+
+    def fits(self, max_tokens: int | None) -> bool:
+        """Whether ``max_tokens`` leaves room for a prompt in the model's context (True if unknown)."""
+        return max_tokens is None or self.max_model_len is None or max_tokens < self.max_model_len
+
     async def complete(self, prompt: str, **sampling: Any) -> Completion:
+        """One chat completion; ``max_tokens`` is capped at what the prompt leaves of the context.
+
+        A ``max_tokens`` the context cannot hold is dropped up front (see ``probe_context``), and a
+        request the server rejects for prompt + ``max_tokens`` over its context is sent once more
+        without it: the server then generates up to the end of the context.
+        """
+        if not self.fits(sampling.get("max_tokens")):
+            sampling = {k: v for k, v in sampling.items() if k != "max_tokens"}
         body = {"model": self.model, "messages": [{"role": "user", "content": prompt}], **sampling}
+        try:
+            return await self._send(body)
+        except RequestFailed as exc:
+            if "max_tokens" not in body or exc.status != 400 or not exc.context_exceeded:
+                raise
+        return await self._send({k: v for k, v in body.items() if k != "max_tokens"})
+
+    async def _send(self, body: dict[str, Any]) -> Completion:
         async with self._sem:
             attempt = 0
             while True:
@@ -94,7 +152,7 @@ class ChatClient:
                 else:
                     if resp.status_code == 200:
                         return self._parse(resp, time.monotonic() - t0, attempt)
-                    err = RequestFailed(f"HTTP {resp.status_code}: {resp.text[:300]}",
+                    err = RequestFailed(f"HTTP {resp.status_code}: {server_message(resp)}",
                                         status=resp.status_code,
                                         retryable=resp.status_code in RETRY_STATUS)
                     retry_after = resp.headers.get("retry-after")

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from evaluators import Verdict, get_verifier
 from evaluators.answer import NO_ANSWER
@@ -52,6 +52,7 @@ class EvalConfig:
     backoff_base_s: float = 1.0
     progress: bool = True
     grade_options: dict[str, Any] = field(default_factory=dict)
+    notify: Callable[[str], None] | None = None  # one-line notices for the user (default: the log)
 
     def sampling(self) -> dict[str, Any]:
         """The sampling identity of a run: changing any of these starts a new run."""
@@ -200,6 +201,15 @@ async def _one(cfg: EvalConfig, client: ChatClient, sr: SuiteRun, problem, idx: 
     await queue.put((sr.run_id, _row(sr, problem, idx, c, verdict)))
 
 
+async def _cap_notice(cfg: EvalConfig, client: ChatClient) -> None:
+    """Learn the served context length; say once when --max-tokens cannot fit in it."""
+    context = await client.probe_context()
+    if context is not None and not client.fits(cfg.max_tokens):
+        (cfg.notify or log.warning)(
+            f"--max-tokens {cfg.max_tokens} does not fit {cfg.model}'s context of {context} tokens "
+            f"(the server's max_model_len): each reply is capped at what its prompt leaves")
+
+
 async def _run_all(cfg: EvalConfig, runs: list[SuiteRun]) -> None:
     todo = [(sr, p, i) for i in range(cfg.k) for sr in runs for p in sr.dataset.problems
             if (p.id, i) not in sr.done]
@@ -216,6 +226,7 @@ async def _run_all(cfg: EvalConfig, runs: list[SuiteRun]) -> None:
     client = ChatClient(cfg.endpoint, cfg.model, api_key=cfg.api_key, concurrency=cfg.concurrency,
                         timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
                         backoff_base_s=cfg.backoff_base_s)
+    await _cap_notice(cfg, client)
     # Start at most a few times `concurrency` coroutines at once so huge runs stay light.
     window = asyncio.Semaphore(cfg.concurrency * 4)
 

@@ -80,7 +80,7 @@ def eval_command(*, endpoint: str, model: str, suite: str, k: int, concurrency: 
                      api_key=api_key, limit=limit, gpqa_csv=gpqa_csv, gpqa_seed=gpqa_seed,
                      lcb_jsonl=lcb_jsonl, since=since, until=until, prompt_overrides=prompt or [],
                      tags=tag or [], timeout_s=timeout, max_retries=retries,
-                     progress=progress)
+                     progress=progress, notify=lambda msg: err.print(f"[yellow]note:[/yellow] {msg}"))
     try:
         runs = run_eval(cfg)
     except EvalError as exc:

@@ -24,6 +24,9 @@ def serve(ctx: typer.Context,
 
     Extra arguments after the options go to vLLM unchanged (e.g. --tensor-parallel-size 2).
     """
+    from ring_serve.extras import require
+
+    require("vllm")  # the engine runs in a child process: say which extra brings it, up front
     from ring_core.service import ServiceError
     from ring_serve.vllm_server import ServeOptions, VllmServer, vllm_flavour
 

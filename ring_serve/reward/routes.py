@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from evaluators.compat.openrlhf import strip_prompt
+from evaluators.grading import GradeResult, failed
 from evaluators.registry import available, get_verifier, verifier_for_source
 from evaluators.verifier import OptionError
 from ring_serve.reward.dispatch import Job, grade_jobs, outcome
@@ -43,6 +44,41 @@ def _options(verifier: str, where: str, *layers: dict[str, Any] | None) -> dict[
         return get_verifier(verifier).check_options(merged, trusted_ok=False)
     except OptionError as exc:
         raise HTTPException(422, f"{where}: {exc}") from None
+
+
+class InvalidItem(Exception):
+    """One item of a batch that cannot be graded: it gets score 0 and this message, the rest go on."""
+
+
+def _item_verifier(i: int, verifier: str | None, data_source: str | None) -> str:
+    if verifier is not None:
+        if verifier not in available():
+            raise InvalidItem(f"items[{i}]: unknown verifier {verifier!r}; known: {', '.join(available())}")
+        return verifier
+    if data_source is None:
+        raise InvalidItem(f"items[{i}] needs 'verifier' or 'data_source'")
+    name = verifier_for_source(data_source)
+    if name is None:
+        raise InvalidItem(f"items[{i}]: data_source {data_source!r} maps to no verifier; "
+                          f"name one of {', '.join(available())} in 'verifier'")
+    return name
+
+
+def _item_options(name: str, i: int, *layers: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return _options(name, f"items[{i}].options", *layers)
+    except HTTPException as exc:
+        raise InvalidItem(exc.detail) from None
+
+
+def _invalid(verifier: str, message: str, item_id: str | None = None) -> GradeResult:
+    return failed(verifier, "invalid item", 0.0, item_id, error=message)
+
+
+async def _grade_entries(request: Request, entries: list[Job | GradeResult], timeout_s: float | None):
+    """Grade the jobs among ``entries``; items already failed validation keep their place."""
+    graded = iter(await _grade_jobs(request, [e for e in entries if isinstance(e, Job)], timeout_s))
+    return [next(graded) if isinstance(e, Job) else e for e in entries]
 
 
 async def _grade_jobs(request: Request, jobs: list[Job], timeout_s: float | None):
@@ -82,39 +118,42 @@ async def _grade_jobs(request: Request, jobs: list[Job], timeout_s: float | None
 @router.post("/v1/reward/{verifier}", response_model=RewardResponse, responses=ERRORS,
              summary="Grade one item or a batch with one verifier")
 async def reward_one_verifier(verifier: str, body: Union[GradeItem, GradeBatch], request: Request):
-    """A single item answers 422 when its reference is unusable; in a batch such an item gets
-    score 0 and an ``error`` message while the rest are graded."""
+    """A single item answers 422 when it is unusable; in a batch such an item gets score 0 and an
+    ``error`` message while the rest are graded."""
     start = time.monotonic()
     name = _known_verifier(verifier)
-    single = isinstance(body, GradeItem)
-    items = [body] if single else body.items
-    defaults = None if single else body.options
-    jobs = [Job(name, it.response, it.reference, _options(name, f"items[{i}].options", defaults, it.options),
-                it.id) for i, it in enumerate(items)]
-    results = await _grade_jobs(request, jobs, None if single else body.timeout_s)
-    if single and results[0].error:
-        raise HTTPException(422, f"invalid item for verifier {name!r}: {results[0].error}")
+    if isinstance(body, GradeItem):
+        job = Job(name, body.response, body.reference, _options(name, "options", body.options), body.id)
+        (result,) = await _grade_jobs(request, [job], None)
+        if result.error:
+            raise HTTPException(422, f"invalid item for verifier {name!r}: {result.error}")
+        return _json(RewardResponse(results=[result], elapsed_s=time.monotonic() - start))
+    _options(name, "options", body.options)  # the batch's defaults are the request's own: 422
+    entries: list[Job | GradeResult] = []
+    for i, it in enumerate(body.items):
+        try:
+            entries.append(Job(name, it.response, it.reference, _item_options(name, i, body.options, it.options),
+                               it.id))
+        except InvalidItem as exc:
+            entries.append(_invalid(name, str(exc), it.id))
+    results = await _grade_entries(request, entries, body.timeout_s)
     return _json(RewardResponse(results=results, elapsed_s=time.monotonic() - start))
 
 
 @router.post("/v1/reward", response_model=RewardResponse, responses=ERRORS,
              summary="Grade a mixed batch; each item names its verifier or data_source")
 async def reward_mixed(body: MixedBatch, request: Request):
+    """Each item is graded by its own verifier; an item naming none that is known, or with
+    unusable options or reference, gets score 0 and an ``error`` message."""
     start = time.monotonic()
-    jobs = []
+    entries: list[Job | GradeResult] = []
     for i, it in enumerate(body.items):
-        if it.verifier is not None:
-            name = _known_verifier(it.verifier)
-        elif it.data_source is not None:
-            name = verifier_for_source(it.data_source)
-            if name is None:
-                raise HTTPException(422, f"items[{i}].data_source {it.data_source!r} maps to no verifier; "
-                                         f"name one of {', '.join(available())} in 'verifier'")
-        else:
-            raise HTTPException(422, f"items[{i}] needs 'verifier' or 'data_source'")
-        jobs.append(Job(name, it.response, it.reference, _options(name, f"items[{i}].options", it.options),
-                        it.id))
-    results = await _grade_jobs(request, jobs, body.timeout_s)
+        try:
+            name = _item_verifier(i, it.verifier, it.data_source)
+            entries.append(Job(name, it.response, it.reference, _item_options(name, i, it.options), it.id))
+        except InvalidItem as exc:
+            entries.append(_invalid(it.verifier or "", str(exc), it.id))
+    results = await _grade_entries(request, entries, body.timeout_s)
     return _json(RewardResponse(results=results, elapsed_s=time.monotonic() - start))
 
 
@@ -132,18 +171,19 @@ async def openrlhf_reward(body: OpenRLHFRequest, request: Request,
     sources = body.data_source
     if isinstance(sources, list) and len(sources) != n:
         raise HTTPException(422, f"data_source has {len(sources)} entries but query has {n}")
-    jobs = []
+    default = _known_verifier(verifier)
+    entries: list[Job | GradeResult] = []
     for i in range(n):
         source = sources[i] if isinstance(sources, list) else sources
-        if source is not None:
-            name = verifier_for_source(source)
-            if name is None:
-                raise HTTPException(422, f"data_source {source!r} maps to no verifier")
-        else:
-            name = _known_verifier(verifier)
-        prompt = body.prompts[i] if body.prompts else None
-        jobs.append(Job(name, strip_prompt(body.query[i], prompt), body.labels[i], {}))
-    results = await _grade_jobs(request, jobs, None)
+        try:
+            name = default if source is None else _item_verifier(i, None, source)
+            if body.labels[i] is None:
+                raise InvalidItem(f"labels[{i}] is null: no reference answer to grade against")
+            prompt = body.prompts[i] if body.prompts else None
+            entries.append(Job(name, strip_prompt(body.query[i], prompt), body.labels[i], {}))
+        except InvalidItem as exc:
+            entries.append(_invalid(default if source is None else "", str(exc)))
+    results = await _grade_entries(request, entries, None)
     rewards = [r.score for r in results]
     return _json(OpenRLHFResponse(rewards=rewards, scores=rewards,
                             extra_logs={"correct": [float(r.correct) for r in results],

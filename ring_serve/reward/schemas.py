@@ -18,8 +18,9 @@ class GradeItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     response: str = Field(..., max_length=MAX_TEXT, description="The model's output text.")
-    reference: Reference = Field(..., description="Gold answer: a math expression, a GPQA letter, "
-                                                  "or code tests (LCB-shaped dict or its JSON).")
+    reference: Optional[Reference] = Field(..., description="Gold answer: a math expression, a GPQA letter, "
+                                                            "or code tests (LCB-shaped dict or its JSON); "
+                                                            "null costs this item only (score 0, error).")
     options: Optional[dict[str, Any]] = Field(None, description="Grader options; see GET /v1/verifiers.")
     id: Optional[str] = Field(None, max_length=256, description="Echoed back in the result.")
 
@@ -61,7 +62,8 @@ class OpenRLHFRequest(BaseModel):
 
     query: list[str] = Field(..., description="Prompt followed by the response, one per sample.")
     prompts: Optional[list[str]] = Field(None, description="The prompts, stripped from the queries.")
-    labels: Optional[list[Reference]] = Field(None, description="Reference answers, one per sample.")
+    labels: Optional[list[Optional[Reference]]] = Field(None, description="Reference answers, one per sample "
+                                                                          "(a null one scores 0 with an error).")
     data_source: Optional[Union[str, list[str]]] = Field(None, description="Dataset name(s) choosing "
                                                                            "the verifier per sample.")
 
