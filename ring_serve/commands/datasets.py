@@ -17,14 +17,16 @@ def datasets_list() -> None:
 
     table = Table(title=f"hub benchmarks (cache {hub.cache_dir()})",
                   caption="livecodebench also takes release_vN, vN and vA_vB; NAME@REVISION pins a commit")
-    for col in ("suite", "repository", "files", "gated", "cached commit"):
+    for col in ("suite", "repository", "files", "gated"):
         table.add_column(col)
+    table.add_column("cached commit", min_width=40, no_wrap=True)
     for spec in hub.listed():
         try:
             commit = hub.fetch(spec, local_only=True).commit
         except hub.HubError:
             commit = "-"
-        table.add_row(spec.name, spec.repo_id, ", ".join(spec.files), "yes" if spec.gated else "no", commit)
+        files = ", ".join(spec.files) if len(spec.files) < 3 else f"{spec.files[0]} .. {spec.files[-1]}"
+        table.add_row(spec.name, spec.repo_id, files, "yes" if spec.gated else "no", commit)
     console = Console()
     if not console.is_terminal:  # logs and pipes: do not wrap the table into 80 columns
         console.width = max(console.width, 160)
