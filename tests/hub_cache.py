@@ -25,10 +25,11 @@ def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def add_snapshot(cache: Path, repo_id: str, files: dict[str, bytes], *, ref: str | None = "main") -> str:
+def add_snapshot(cache: Path, repo_id: str, files: dict[str, bytes], *, ref: str | None = "main",
+                 commit: str | None = None) -> str:
     """Store ``files`` as one commit of dataset ``repo_id``; point ``ref`` at it; return the commit."""
     repo = cache / ("datasets--" + repo_id.replace("/", "--"))
-    commit = hashlib.sha1(json.dumps({k: git_blob_sha1(v) for k, v in sorted(files.items())}).encode()
+    commit = commit or hashlib.sha1(json.dumps({k: git_blob_sha1(v) for k, v in sorted(files.items())}).encode()
                           + repo_id.encode()).hexdigest()
     tree = {}
     for path, data in files.items():

@@ -254,3 +254,56 @@ def test_ring_datasets_list_and_pull(env):
     assert "aime25 (math-ai/aime25@main) is not in the local cache" in bad.stderr
     assert "ring datasets pull aime25" in bad.stderr
     assert cli("datasets", "pull", "livecodebench:nope").returncode == 1
+
+
+@pytest.fixture
+def fake_hub():
+    from tests.fake_hub import FakeHub
+
+    h = FakeHub()
+    yield h
+    h.close()
+
+
+def _layout(repo_dir):
+    """Relative paths under a cached repo, with what each symlink points at."""
+    return sorted((p.relative_to(repo_dir).as_posix(), os.readlink(p) if p.is_symlink() else None)
+                  for p in repo_dir.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def test_pull_downloads_through_the_hub_client_into_the_same_layout(env, tmp_path, fake_hub):
+    online = {"HF_ENDPOINT": fake_hub.url, "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    first = fake_hub.add("HuggingFaceH4/aime_2024", hub_cache.aime24_files())
+    fake_hub.add("livecodebench/code_generation_lite", hub_cache.lcb_files())
+    fake_hub.add("Idavidrein/gpqa", hub_cache.gpqa_files(), tokens=("hf_granted",))
+    ok = cli("datasets", "pull", "aime24", "livecodebench:release_v2", **online)
+    assert ok.returncode == 0, ok.stderr
+    assert f"aime24: 3 problems, revision {first}" in ok.stdout
+    # only the files the suite needs were fetched (not README.md or the loading script)
+    gets = [c for c in fake_hub.calls if c.startswith("GET /datasets/")]
+    assert sorted(g.rsplit("/", 1)[1] for g in gets) == ["test.jsonl", "test2.jsonl",
+                                                          "train-00000-of-00001.parquet"]
+    # what the real client wrote is what tests/hub_cache.py builds by hand
+    by_hand = tmp_path / "by_hand"
+    parquet = {k: v for k, v in hub_cache.aime24_files().items() if k.endswith(".parquet")}
+    hub_cache.add_snapshot(by_hand, "HuggingFaceH4/aime_2024", parquet, commit=first)
+    name = "datasets--HuggingFaceH4--aime_2024"
+    assert _layout(env / name) == _layout(by_hand / name)
+
+    # offline afterwards: the cache is enough, and the same revision is recorded
+    assert datasets.load_suite("aime24", source="hub").revision == first
+
+    # gated: a token without access, then one with
+    denied = cli("datasets", "pull", "gpqa_diamond", HF_TOKEN="hf_other", **online)
+    assert denied.returncode == 1 and "gated and this token has no access" in denied.stderr
+    granted = cli("datasets", "pull", "gpqa_diamond", HF_TOKEN="hf_granted", **online)
+    assert granted.returncode == 0 and "gpqa_diamond: 4 problems" in granted.stdout, granted.stderr
+
+    # upstream moves on: online picks the new commit, a pin keeps the old one
+    second = fake_hub.add("HuggingFaceH4/aime_2024", hub_cache.aime24_files(("1", "2", "3")))
+    moved = cli("datasets", "pull", "aime24", **online)
+    assert f"revision {second}" in moved.stdout, moved.stderr
+    assert datasets.load_suite("aime24", source="hub").revision == second
+    assert datasets.load_suite(f"aime24@{first}", source="hub").revision == first
+    missing = cli("datasets", "pull", "aime25", **online)
+    assert missing.returncode == 1 and "not found on the hub" in missing.stderr
