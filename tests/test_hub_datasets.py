@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -84,6 +85,8 @@ def test_each_suite_loads_from_the_cache_offline(env, suite, repo, count, verifi
     assert ds.revision == commits[repo] and commits[repo][:12] in ds.version
     assert ds.source == f"hf://datasets/{repo}@{commits[repo]}"
     assert ds.hash == datasets.load_suite(suite, source="hub").hash  # stable
+    part = datasets.load_suite(suite, source="hub", limit=2)
+    assert len(part.problems) == 2 and part.revision == ds.revision and part.hash != ds.hash
     first = ds.problems[0]
     if verifier == "math":
         assert "\\boxed{}" in first.prompt
@@ -307,3 +310,11 @@ def test_pull_downloads_through_the_hub_client_into_the_same_layout(env, tmp_pat
     assert datasets.load_suite(f"aime24@{first}", source="hub").revision == first
     missing = cli("datasets", "pull", "aime25", **online)
     assert missing.returncode == 1 and "not found on the hub" in missing.stderr
+
+
+def test_unreachable_hub_fails_fast_with_the_same_advice(env):
+    t0 = time.monotonic()
+    proc = cli("datasets", "pull", "math500", HF_HUB_OFFLINE="0", HF_ENDPOINT=DEAD_ENDPOINT, timeout=90)
+    assert proc.returncode == 1 and time.monotonic() - t0 < 60
+    assert "math500 (HuggingFaceH4/MATH-500@main) is not in the local cache" in proc.stderr
+    assert "the hub cannot be reached" in proc.stderr and "ring datasets pull math500" in proc.stderr

@@ -163,8 +163,8 @@ def _matched(spec: HubSpec, folder: Path) -> tuple[Path, ...] | None:
 def fetch(spec: HubSpec, *, local_only: bool | None = None) -> Snapshot:
     """The spec's files at its revision: from the cache offline (or ``local_only``), else the hub."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
 
     local = offline() if local_only is None else local_only
     where = f"{spec.name} ({spec.repo_id}@{spec.revision})"
@@ -189,10 +189,11 @@ def fetch(spec: HubSpec, *, local_only: bool | None = None) -> Snapshot:
     except RepositoryNotFoundError:
         raise HubError(f"{where}: dataset not found on the hub (or private to another account)") from None
     except LocalEntryNotFoundError:
-        state = "HF_HUB_OFFLINE=1 is set" if offline() else ("offline" if local else "the hub cannot be reached")
+        state = ("HF_HUB_OFFLINE=1 is set" if offline() else "only the cache was read") if local \
+            else "the hub cannot be reached"
         raise HubError(f"{where} is not in the local cache {cache_dir()} and {state}: {_how_to_get(spec)}"
                        ) from None
-    except (HfHubHTTPError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - HTTP, proxy, disk: one line, never a traceback
         raise HubError(f"{where}: download failed ({type(exc).__name__}: {str(exc)[:300]}); "
                        f"{_how_to_get(spec)}") from None
     folder = Path(folder)
