@@ -63,7 +63,11 @@ def test_gpqa_from_user_csv(tmp_path, monkeypatch):
         for i in range(6):
             w.writerow([f"rec{i}", f"Fake question {i}?", f"right{i}", f"wrong{i}a", f"wrong{i}b", f"wrong{i}c"])
     monkeypatch.delenv("RING_GPQA_CSV", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # without a CSV the hub is next: never contact it here
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     with pytest.raises(ValueError, match="--gpqa-csv"):
+        datasets.load_suite("gpqa_diamond", source="local")
+    with pytest.raises(ValueError, match="--gpqa-csv"):  # the hub's error names the local option too
         datasets.load_suite("gpqa_diamond")
     ds = datasets.load_suite("gpqa_diamond", gpqa_csv=str(path), seed=1)
     assert [p.id for p in ds.problems] == [f"rec{i}" for i in range(6)]

@@ -78,10 +78,14 @@ def test_bad_key_is_fatal_and_stops_early(peer, tmp_path):
     ({"k": 0}, "--k"), ({"suites": ["nope"]}, "unknown suite"), ({"top_p": 0.0}, "top_p"),
     ({"endpoint": "localhost:8000"}, "http"), ({"suites": ["gpqa_diamond"], "gpqa_csv": "/nonexistent.csv"},
                                                "not found"),
-    ({"suites": ["livecodebench"], "lcb_jsonl": None}, "--lcb-jsonl"),
+    ({"suites": ["livecodebench"], "lcb_jsonl": None, "source": "local"}, "--lcb-jsonl"),
+    ({"suites": ["livecodebench"], "lcb_jsonl": None}, "ring datasets pull livecodebench:release_latest"),
+    ({"suites": ["aime24"], "source": "cloud"}, "source must be"),
 ])
 def test_bad_options_are_clear_errors(peer, tmp_path, monkeypatch, changes, match):
     monkeypatch.delenv("RING_LCB_JSONL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub path reads an empty cache, never the network
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     with pytest.raises(EvalError, match=match):
         run_eval(cfg(peer, tmp_path, **changes))
     assert peer.calls == []

@@ -2,7 +2,8 @@
 
 The hash covers the rendered prompts and references of the problems actually used, so a
 different file, slice, date window or prompt template gives a different benchmark row (and so a
-new run) instead of mixing into an old one.
+new run) instead of mixing into an old one. Suites from the Hugging Face hub (:mod:`.hub`) also
+carry the dataset commit, in ``revision`` and in the version.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 LOADER_VERSION = "1"
 
 SHIPPED = {"aime24": "aime_2024.jsonl", "aime25": "aime_2025.jsonl", "math500": "math500.jsonl"}
-SUITES = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench", "synthetic", "jsonl:PATH")
+SUITES = ("aime24", "aime25", "math500", "gpqa_diamond", "livecodebench[:RELEASE]", "synthetic",
+          "jsonl:PATH")
+SOURCES = ("auto", "local", "hub")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Dataset:
     problems: list[Problem]
     source: str = ""
     hash: str = ""
+    revision: str = ""  # the hub commit the files came from; "" for local files
 
     def __post_init__(self) -> None:
         if not self.problems:
@@ -69,28 +73,48 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise ValueError(f"{path}: not a readable parquet file: {exc}") from None
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a ``.jsonl`` or ``.parquet`` file."""
+    return _read_parquet(path) if path.suffix == ".parquet" else _read_jsonl(path)
+
+
+def math_problems(name: str, rows: list[dict[str, Any]], where: str,
+                  overrides: dict[str, str] | None = None) -> list[Problem]:
+    """Math rows (``problem``, ``answer``, optional ``id``/``unique_id``) as problems."""
+    problems = []
+    for n, row in enumerate(rows, start=1):
+        if "problem" not in row or "answer" not in row:
+            raise ValueError(f"{where}:{n}: needs 'problem' and 'answer'")
+        pid = row.get("id")
+        pid = str(pid if pid is not None and pid != "" else row.get("unique_id") or f"{name}-{n}")
+        meta = {k: row[k] for k in ("subject", "level", "source") if k in row}
+        problems.append(Problem(pid, prompts.render("math", {"problem": row["problem"]}, overrides),
+                                str(row["answer"]), meta))
+    return problems
+
+
 def load_math(name: str, path: Path | None = None, *, overrides: dict[str, str] | None = None
               ) -> Dataset:
     """AIME 2024/2025 or MATH-500 from the shipped copy (or ``path`` in the same format)."""
     path = Path(path) if path else DATA_DIR / SHIPPED[name]
     if not path.is_file():
         raise FileNotFoundError(f"{name}: data file not found: {path}")
-    problems = []
-    for n, row in enumerate(_read_jsonl(path), start=1):
-        if "problem" not in row or "answer" not in row:
-            raise ValueError(f"{path}:{n}: needs 'problem' and 'answer'")
-        pid = str(row.get("id") or row.get("unique_id") or f"{name}-{n}")
-        meta = {k: row[k] for k in ("subject", "level", "source") if k in row}
-        problems.append(Problem(pid, prompts.render("math", {"problem": row["problem"]}, overrides),
-                                str(row["answer"]), meta))
+    problems = math_problems(name, _read_jsonl(path), str(path), overrides)
     return Dataset(name, f"{LOADER_VERSION}+{file_sha256(path)[:12]}", "math", problems, str(path))
 
 
 def load_gpqa(csv_path: str | Path | None, *, seed: int = 0,
               overrides: dict[str, str] | None = None) -> Dataset:
     """GPQA-Diamond from the user's own official CSV (never shipped), choices shuffled by seed."""
-    from evaluators import gpqa
-
     csv_path = csv_path or os.environ.get("RING_GPQA_CSV")
     if not csv_path:
         raise ValueError("gpqa_diamond needs your copy of gpqa_diamond.csv: pass --gpqa-csv PATH or "
@@ -98,6 +122,14 @@ def load_gpqa(csv_path: str | Path | None, *, seed: int = 0,
     path = Path(csv_path)
     if not path.is_file():
         raise FileNotFoundError(f"GPQA CSV not found: {path}")
+    return Dataset("gpqa_diamond", f"{LOADER_VERSION}+seed{seed}", "gpqa",
+                   gpqa_problems(path, seed, overrides), str(path))
+
+
+def gpqa_problems(path: Path, seed: int, overrides: dict[str, str] | None) -> list[Problem]:
+    """The official GPQA CSV's questions with choices shuffled by ``seed``."""
+    from evaluators import gpqa
+
     items = gpqa.load_csv(path)
     problems = []
     for item, row in zip(items, gpqa.prompts_for(items, seed=seed)):
@@ -105,7 +137,7 @@ def load_gpqa(csv_path: str | Path | None, *, seed: int = 0,
         fields = {"question": item.question.strip(), **dict(zip("ABCD", shown))}
         problems.append(Problem(item.record_id, prompts.render("gpqa", fields, overrides), row["answer"],
                                 {"permutation": row["permutation"]}))
-    return Dataset("gpqa_diamond", f"{LOADER_VERSION}+seed{seed}", "gpqa", problems, str(path))
+    return problems
 
 
 def load_livecodebench(path: str | Path | None, *, since: str | None = None, until: str | None = None,
@@ -114,21 +146,49 @@ def load_livecodebench(path: str | Path | None, *, since: str | None = None, unt
     path = path or os.environ.get("RING_LCB_JSONL")
     if not path:
         raise ValueError("livecodebench needs a code_generation_lite JSONL: pass --lcb-jsonl PATH or "
-                         "set RING_LCB_JSONL")
+                         "set RING_LCB_JSONL (or use the hub: --suite livecodebench:release_v6)")
+    return Dataset("livecodebench", f"{LOADER_VERSION}+{since or ''}..{until or ''}", "code",
+                   lcb_problems([Path(path)], since, until, overrides), str(path))
+
+
+def lcb_problems(paths: list[Path], since: str | None, until: str | None,
+                 overrides: dict[str, str] | None) -> list[Problem]:
+    """Problems of one or more LCB JSONL files whose contest date lies in [since, until]."""
     problems = []
-    for row in lcb_dataset.load_jsonl(path, since=since, until=until):
-        if not row["tests"]:
-            raise ValueError(f"{path}: problem {row['question_id']} has no tests")
-        kind = "code_functional" if row.get("starter_code") else "code_stdin"
-        fields = {"question_content": row["question_content"], "starter_code": row.get("starter_code") or "",
-                  "question_title": row.get("question_title") or ""}
-        ref = {"tests": row["tests"], "func_name": row["func_name"]}
-        problems.append(Problem(str(row["question_id"]), prompts.render(kind, fields, overrides), ref,
-                                {"platform": row.get("platform"), "contest_date": row.get("contest_date"),
-                                 "difficulty": row.get("difficulty"),
-                                 "n_private": len(row["private_tests"])}))
-    window = f"{since or ''}..{until or ''}"
-    return Dataset("livecodebench", f"{LOADER_VERSION}+{window}", "code", problems, str(path))
+    for path in paths:
+        for row in lcb_dataset.load_jsonl(path, since=since, until=until):
+            if not row["tests"]:
+                raise ValueError(f"{path}: problem {row['question_id']} has no tests")
+            kind = "code_functional" if row.get("starter_code") else "code_stdin"
+            fields = {"question_content": row["question_content"],
+                      "starter_code": row.get("starter_code") or "",
+                      "question_title": row.get("question_title") or ""}
+            ref = {"tests": row["tests"], "func_name": row["func_name"]}
+            problems.append(Problem(str(row["question_id"]), prompts.render(kind, fields, overrides), ref,
+                                    {"platform": row.get("platform"), "contest_date": row.get("contest_date"),
+                                     "difficulty": row.get("difficulty"),
+                                     "n_private": len(row["private_tests"])}))
+    return problems
+
+
+def load_hub(suite: str, *, since: str | None = None, until: str | None = None, seed: int = 0,
+             overrides: dict[str, str] | None = None, local_only: bool | None = None) -> Dataset:
+    """A suite from the Hugging Face hub (cached; see :mod:`evaluators.runner.hub`)."""
+    from evaluators.runner import hub
+
+    snap = hub.fetch(hub.resolve(suite), local_only=local_only)
+    name, tag = snap.spec.name, f"{LOADER_VERSION}+hub@{snap.commit[:12]}"
+    if name.startswith("livecodebench:"):
+        ds = Dataset(name, f"{tag}+{since or ''}..{until or ''}", "code",
+                     lcb_problems(list(snap.files), since, until, overrides), snap.source)
+    elif name == "gpqa_diamond":
+        ds = Dataset(name, f"{tag}+seed{seed}", "gpqa", gpqa_problems(snap.files[0], seed, overrides),
+                     snap.source)
+    else:
+        rows = [row for path in snap.files for row in read_rows(path)]
+        ds = Dataset(name, tag, "math", math_problems(name, rows, snap.source, overrides), snap.source)
+    ds.revision = snap.commit
+    return ds
 
 
 def parse_synthetic_spec(spec: str) -> dict[str, Any]:
@@ -172,12 +232,42 @@ def load_synthetic(spec: str = "synthetic", *, overrides: dict[str, str] | None 
     return Dataset(name, version, "math" if name.endswith("arith") else "code", problems, spec)
 
 
+def _use_hub(base: str, tagged: bool, source: str, gpqa_csv: str | None, lcb_jsonl: str | None) -> bool:
+    """Whether a suite comes from the hub: ``hub``/``local`` force it; ``auto`` prefers local data."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    if base not in (*SHIPPED, "gpqa_diamond", "livecodebench"):
+        return False  # synthetic and jsonl:PATH are local whatever the source
+    if source == "hub":
+        if (base == "gpqa_diamond" and gpqa_csv) or (base == "livecodebench" and lcb_jsonl):
+            raise ValueError(f"{base}: --source hub and a local file (--gpqa-csv/--lcb-jsonl or "
+                             "RING_GPQA_CSV/RING_LCB_JSONL) contradict each other; drop one")
+        return True
+    if tagged:
+        if source == "local":
+            raise ValueError(f"{base}: a release tag or @revision names hub files; drop it or use "
+                             "--source hub")
+        return True
+    if source == "local" or base in SHIPPED:
+        return False
+    return not (gpqa_csv or os.environ.get("RING_GPQA_CSV")) if base == "gpqa_diamond" \
+        else not (lcb_jsonl or os.environ.get("RING_LCB_JSONL"))
+
+
 def load_suite(name: str, *, gpqa_csv: str | None = None, lcb_jsonl: str | None = None,
                since: str | None = None, until: str | None = None, seed: int = 0,
-               limit: int | None = None, overrides: dict[str, str] | None = None) -> Dataset:
-    """Load one suite by name; ``limit`` keeps the first N problems (a new dataset hash)."""
-    base = name.split(":")[0]
-    if base in SHIPPED:
+               limit: int | None = None, overrides: dict[str, str] | None = None,
+               source: str = "auto") -> Dataset:
+    """Load one suite by name; ``limit`` keeps the first N problems (a new dataset hash).
+
+    ``source``: ``local`` (shipped copies, your files), ``hub`` (the Hugging Face hub) or
+    ``auto`` (shipped AIME/MATH-500, GPQA/LCB from your file if given, else the hub).
+    """
+    base = name.split(":")[0].split("@")[0]
+    tagged = base in ("livecodebench", *SHIPPED, "gpqa_diamond") and (":" in name or "@" in name)
+    if _use_hub(base, tagged, source, gpqa_csv, lcb_jsonl):
+        ds = load_hub(name, since=since, until=until, seed=seed, overrides=overrides)
+    elif base in SHIPPED:
         ds = load_math(base, overrides=overrides)
     elif base == "gpqa_diamond":
         ds = load_gpqa(gpqa_csv, seed=seed, overrides=overrides)
@@ -195,5 +285,6 @@ def load_suite(name: str, *, gpqa_csv: str | None = None, lcb_jsonl: str | None 
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         if limit < len(ds.problems):
-            ds = Dataset(ds.name, ds.version, ds.verifier, ds.problems[:limit], ds.source)
+            ds = Dataset(ds.name, ds.version, ds.verifier, ds.problems[:limit], ds.source,
+                         revision=ds.revision)
     return ds

@@ -44,6 +44,7 @@ class EvalConfig:
     lcb_jsonl: str | None = None
     since: str | None = None
     until: str | None = None
+    source: str = "auto"  # auto, local or hub (evaluators.runner.datasets.load_suite)
     prompt_overrides: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     db_url: str | None = None
@@ -93,7 +94,8 @@ def load_datasets(cfg: EvalConfig) -> list[Dataset]:
     try:
         overrides = load_overrides(cfg.prompt_overrides)
         return [load_suite(s.strip(), gpqa_csv=cfg.gpqa_csv, lcb_jsonl=cfg.lcb_jsonl, since=cfg.since,
-                           until=cfg.until, seed=cfg.gpqa_seed, limit=cfg.limit, overrides=overrides)
+                           until=cfg.until, seed=cfg.gpqa_seed, limit=cfg.limit, overrides=overrides,
+                           source=cfg.source)
                 for s in cfg.suites if s.strip()]
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise EvalError(str(exc)) from None
@@ -110,7 +112,8 @@ def open_runs(cfg: EvalConfig, datasets: list[Dataset]) -> list[SuiteRun]:
             verifier = get_verifier(ds.verifier)
             version = verifier.version
             bench = api.get_or_create_benchmark(s, ds.name, ds.version, ds.hash, suite=verifier.suite,
-                                                num_problems=len(ds.problems))
+                                                num_problems=len(ds.problems), source=ds.source,
+                                                revision=ds.revision)
             run = api.get_or_create_run(s, model, bench, cfg.sampling(), f"{ds.verifier}-{version}",
                                         cfg.k, tags=cfg.tags)
             s.flush()

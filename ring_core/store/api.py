@@ -67,11 +67,13 @@ def get_or_create_model(s: Session, name: str, *, path: str | None = None,
 
 
 def get_or_create_benchmark(s: Session, name: str, version: str, dataset_hash: str, *,
-                            suite: str | None = None, num_problems: int | None = None) -> Benchmark:
+                            suite: str | None = None, num_problems: int | None = None,
+                            source: str | None = None, revision: str | None = None) -> Benchmark:
     """The benchmark row for this exact (name, version, dataset hash).
 
     ``suite`` is the leaderboard label ("math", "code", "science") the caller's verifier declares
     (``evaluators.suite_for``); the store does not know benchmarks, so it stores "" when none.
+    ``source`` and ``revision`` (the dataset's hub commit) are recorded when the row is created.
     """
     for label, value in (("name", name), ("version", version), ("dataset_hash", dataset_hash)):
         if not isinstance(value, str) or not value.strip():
@@ -83,7 +85,7 @@ def get_or_create_benchmark(s: Session, name: str, version: str, dataset_hash: s
         return found
     bench = Benchmark(name=name, version=version, dataset_hash=dataset_hash,
                       suite=suite or "",
-                      num_problems=num_problems)
+                      num_problems=num_problems, source=source or None, revision=revision or None)
     return _savepoint_create(s, bench, lookup)
 
 

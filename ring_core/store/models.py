@@ -48,7 +48,12 @@ class Model(Base):
 
 
 class Benchmark(Base):
-    """A benchmark at one version; a different dataset file means a different row."""
+    """A benchmark at one version; a different dataset file means a different row.
+
+    ``source`` is where the data came from (a path or ``hf://datasets/REPO@COMMIT``) and
+    ``revision`` the hub commit; a hub suite's version embeds that commit, so a new upstream
+    revision is a new benchmark row and so a new run.
+    """
 
     __tablename__ = "benchmarks"
     __table_args__ = (UniqueConstraint("name", "version", "dataset_hash", name="uq_benchmark"),)
@@ -59,6 +64,8 @@ class Benchmark(Base):
     dataset_hash: Mapped[str] = mapped_column(String(128))
     suite: Mapped[str] = mapped_column(String(64), default="", index=True)
     num_problems: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     runs: Mapped[list[Run]] = relationship(back_populates="benchmark")

@@ -12,8 +12,13 @@ app = typer.Typer()
 def eval_cmd(endpoint: str = typer.Option(..., help="OpenAI-compatible base URL, e.g. http://host:8000/v1."),
              model: str = typer.Option(..., help="Model name the endpoint serves (also the name stored)."),
              suite: str = typer.Option("aime24,aime25,math500", help="Comma-separated: aime24, aime25, math500, "
-                                       "gpqa_diamond, livecodebench, synthetic[:n=8:difficulty=2:kinds=arith:target=42], "
-                                       "jsonl:PATH (your math problems: id, problem, answer per line)."),
+                                       "gpqa_diamond, livecodebench[:release_v6], "
+                                       "synthetic[:n=8:difficulty=2:kinds=arith:target=42], "
+                                       "jsonl:PATH (your math problems: id, problem, answer per line); "
+                                       "NAME@REVISION pins a hub dataset commit."),
+             source: str = typer.Option("auto", help="auto (shipped AIME/MATH-500; GPQA/LCB from your file "
+                                        "if given, else the hub), local, or hub (Hugging Face hub; cached, "
+                                        "HF_HUB_OFFLINE=1 reads only the cache). See `ring datasets list`."),
              k: int = typer.Option(16, help="Samples per problem."),
              concurrency: int = typer.Option(32, help="Requests in flight at most."),
              temperature: float = typer.Option(1.0, help="Sampling temperature (paper: 1.0)."),
@@ -44,7 +49,7 @@ def eval_command(*, endpoint: str, model: str, suite: str, k: int, concurrency: 
                  top_p: float, max_tokens: int, seed: int | None, api_key: str | None, limit: int | None,
                  gpqa_csv: str | None, gpqa_seed: int, lcb_jsonl: str | None, since: str | None,
                  until: str | None, prompt: list[str] | None, tag: list[str] | None, timeout: float,
-                 retries: int, progress: bool, harness: str, tasks: str | None,
+                 retries: int, progress: bool, harness: str, tasks: str | None, source: str = "auto",
                  include_path: str | None, **_: Any) -> int:
     """Exit code: 0 done, 1 user error or failed samples, 130 interrupted."""
     from rich.console import Console
@@ -78,7 +83,8 @@ def eval_command(*, endpoint: str, model: str, suite: str, k: int, concurrency: 
     cfg = EvalConfig(endpoint=endpoint, model=model, suites=suite.split(","), k=k, concurrency=concurrency,
                      temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed,
                      api_key=api_key, limit=limit, gpqa_csv=gpqa_csv, gpqa_seed=gpqa_seed,
-                     lcb_jsonl=lcb_jsonl, since=since, until=until, prompt_overrides=prompt or [],
+                     lcb_jsonl=lcb_jsonl, since=since, until=until, source=source,
+                     prompt_overrides=prompt or [],
                      tags=tag or [], timeout_s=timeout, max_retries=retries,
                      progress=progress, notify=lambda msg: err.print(f"[yellow]note:[/yellow] {msg}"))
     try:
