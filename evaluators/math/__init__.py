@@ -25,7 +25,7 @@ from evaluators.verdict import Verdict
 from evaluators.verifier import Verifier
 
 __all__ = ["grade", "grade_batch", "agrade", "MathVerifier", "MathOptions"]
-VERSION = "1.0"
+VERSION = "1.1"
 DEFAULT_TIMEOUT_S = 5.0
 
 
