@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 
-# what may surround the number: currency, math delimiters, thin spaces
-_NOISE_RE = re.compile(r"\\\$|\$|\\[,!;: ]|\\text\s*\{\s*\}|\s+")
-_COMMA_RE = re.compile(r"([-+]?\d+),(\d+)(\\?%)?")
-_POINT_RE = re.compile(r"[-+]?\d*\.\d+(?:\\?%)?")
+# what may surround the number: currency, math delimiters, spacing macros
+_NOISE_RE = re.compile(r"\\\$|\$|\\[,!;: ]|\\text\s*\{\s*\}")
+_COMMA_RE = re.compile(r"([-+]?\d+),(\d+)[ \t]{0,3}(\\?%)?")  # no space after the comma: "3, 5" is two
+_POINT_RE = re.compile(r"[-+]?\d*\.\d+[ \t]{0,3}(?:\\?%)?")
 _THOUSANDS_RE = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+")
 
 
 def _bare(text: str) -> str:
-    return _NOISE_RE.sub("", text)
+    return _NOISE_RE.sub("", text).strip()
 
 
 def _with_point(text: str) -> str | None:

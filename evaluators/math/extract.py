@@ -17,7 +17,7 @@ _BOLD_RE = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _MATH_RE = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 SHORT_RESPONSE = 40
 # three English words in a row: a reference written as prose (a worked solution)
-_PROSE_WORDS_RE = re.compile(r"[A-Za-z]{3,}[ \t,.]{1,3}[A-Za-z]{3,}[ \t,.]{1,3}[A-Za-z]{3,}")
+_PROSE_WORDS_RE = re.compile(r"(?<![A-Za-z\\])(?:[A-Za-z]{3,20}[ \t,.]{1,3}){2}[A-Za-z]{3,20}(?![A-Za-z])")
 # whitespace before an English word of 3+ letters: where a plain-prose answer ends
 _PROSE_TAIL_RE = re.compile(r"[ \t]+(?=(?!(?:and|or)\b)[a-zA-Z]{3,}\b)")
 
