@@ -5,7 +5,7 @@ The chosen letter is the LAST explicit statement of the answer after the reasoni
 markdown heading ("## Answer") over the letter, and "the answer is not X; it is Y" (Y). Weaker
 cues (``**X**``, ``\\text{(X)}``, a trailing "(X)") count only when there is no statement.
 A final statement that hedges between letters ("A or B", "either \\boxed{B} or \\boxed{D}",
-"**A** or **B**") or only negates one ("the answer is not B") is no answer.
+"**A** or **B**") is no answer (``ambiguous``); a later "the answer is not X" takes back X only.
 """
 from __future__ import annotations
 
@@ -78,19 +78,29 @@ def extract_choice(response: str) -> tuple[str | None, str]:
         return None, NO_ANSWER
     hedges = _hedges(text)
     hits = _boxed_hits(text) + _statement_hits(text) + [(start, letter, "hedge") for start, _, letter in hedges]
-    if not hits:
-        hits = [(m.start(), _first_group(m), "weak cue") for rx in _WEAK for m in rx.finditer(text)]
+    if all(letter.startswith("!") for _, letter, _ in hits):  # nothing stated but negations
+        hits += [(m.start(), _first_group(m), "weak cue") for rx in _WEAK for m in rx.finditer(text)]
     if not hits:
         return None, "no answer found"
-    pos, letter, how = sorted(hits, key=lambda h: h[0])[-1]
-    for start, end, two in hedges:
-        if start <= pos < end:
-            letter = two
-    if letter.startswith("?"):
-        return None, f"{AMBIGUOUS} ({letter[1]} or {letter[2]})"
-    if letter.startswith("!"):
-        return None, f"negated answer (not {letter[1]})"
-    return letter, how
+    return _resolve(sorted(hits, key=lambda h: h[0]), hedges)
+
+
+def _resolve(hits: list[tuple[int, str, str]], hedges: list[tuple[int, int, str]]) -> tuple[str | None, str]:
+    """The last statement wins, unless a later negation takes back that very letter."""
+    negated: set[str] = set()
+    for pos, letter, how in reversed(hits):
+        if letter.startswith("!"):
+            negated.add(letter[1])
+            continue
+        for start, end, two in hedges:
+            if start <= pos < end:
+                letter = two
+        if letter.startswith("?"):
+            return None, f"{AMBIGUOUS} ({letter[1]} or {letter[2]})"
+        if letter in negated:
+            break
+        return letter, how
+    return None, f"negated answer (not {' or '.join(sorted(negated))})"
 
 
 def _boxed_hits(text: str) -> list[tuple[int, str, str]]:
