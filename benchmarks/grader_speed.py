@@ -85,11 +85,13 @@ def run_ours(pairs, timeout_s):
 
 
 def run_ours_sequential(pairs, timeout_s):
-    """One thread, parse cache emptied first: the per-call cost a single caller sees."""
+    """One thread, parse caches emptied first: the per-call cost a single caller sees."""
     from evaluators.math import grade
+    from evaluators.math.extract import reference_answer
     from evaluators.math.parse import parse_answer
 
     parse_answer.cache_clear()
+    reference_answer.cache_clear()
     t = time.perf_counter()
     out = [grade(r, g, timeout_s=timeout_s).correct for r, g in tqdm(pairs, desc="ours, 1 thread", unit="item")]
     return out, time.perf_counter() - t

@@ -32,6 +32,8 @@ def _with_point(text: str) -> str | None:
 
 def reread(reference: str, answer: str) -> tuple[str, str, str] | None:
     """``(reference, answer, note)`` with a decimal comma read as a point, or None."""
+    if "," not in answer and "," not in reference:
+        return None
     if _POINT_RE.fullmatch(_bare(reference)):
         pointed = _with_point(answer)
         if pointed is not None:

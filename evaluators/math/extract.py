@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from evaluators.answer import final_answer
 
@@ -131,6 +132,7 @@ def candidates(response: str) -> list[tuple[str, str]]:
     return []
 
 
+@lru_cache(maxsize=8192)
 def reference_answer(reference: str) -> tuple[str, str]:
     """``(answer, how)`` of a reference: a bare answer as it is, or a worked solution's own final
     answer, found as in a response (its boxes all together, else an answer phrase, ...)."""
