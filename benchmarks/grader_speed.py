@@ -1,11 +1,16 @@
-"""Math grader speed and agreement vs HuggingFace Math-Verify 0.8, measured in one run.
+"""Math grader speed and agreement vs HuggingFace Math-Verify 0.9.0, measured in one run.
 
-Builds >= 2,000 (response, reference) pairs from the MATH-500 and AIME answers in the forms
-models write (boxed, "The answer is", \\dfrac, decimals, wrong answers ...), grades them with
-ours (batch, all cores) and with math-verify (its normal single-process use), and prints
-grades/s, the ratio, agreement, and our worst latency on an adversarial set.
+Default mode: builds >= 2,000 (response, reference) pairs from the MATH-500 and AIME answers in
+the forms models write (boxed, "The answer is", \\dfrac, decimals, wrong answers ...), grades
+them with ours (batch, all cores) and with math-verify (its normal single-process use), and
+prints grades/s, the ratio, agreement, and our worst latency on an adversarial set.
 
-    python benchmarks/grader_speed.py [--limit N] [--timeout 5]
+``--corpus``: grades our labelled corpora (tests/data/math_cases.jsonl, gpqa_cases.jsonl) with
+both and prints, per group, the cases and how many each grader gets right, the false positives
+on the whole corpus, and grades/s of both on the same math corpus. Math-Verify grades GPQA with
+its letter extraction (``StringExtractionConfig``).
+
+    python benchmarks/grader_speed.py [--limit N] [--timeout 5] [--corpus]
 """
 from __future__ import annotations
 
@@ -80,11 +85,13 @@ def run_ours(pairs, timeout_s):
 
 
 def run_ours_sequential(pairs, timeout_s):
-    """One thread, parse cache emptied first: the per-call cost a single caller sees."""
+    """One thread, parse caches emptied first: the per-call cost a single caller sees."""
     from evaluators.math import grade
+    from evaluators.math.extract import reference_answer
     from evaluators.math.parse import parse_answer
 
     parse_answer.cache_clear()
+    reference_answer.cache_clear()
     t = time.perf_counter()
     out = [grade(r, g, timeout_s=timeout_s).correct for r, g in tqdm(pairs, desc="ours, 1 thread", unit="item")]
     return out, time.perf_counter() - t
@@ -97,12 +104,80 @@ def run_math_verify(pairs):
     t = time.perf_counter()
     for response, ref in tqdm(pairs, desc="math-verify", unit="item"):
         try:
-            gold = parse("$" + ref + "$")
+            gold = parse(_mv_reference(ref))
             pred = parse(response)
             out.append(bool(verify(gold, pred)))
         except Exception:
             out.append(False)
     return out, time.perf_counter() - t
+
+
+def _mv_reference(ref: str) -> str:
+    """A bare answer in math mode for math-verify; a worked solution as it is (it extracts)."""
+    from evaluators.math.extract import reference_answer
+
+    return ref if reference_answer(ref)[1] != "bare" else "$" + ref + "$"
+
+
+# -- --corpus: the labelled corpora, per group ----------------------------------------------------
+
+CORPORA = ROOT / "tests" / "data"
+EARLIER = "(earlier cases, no group)"
+
+
+def _load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (CORPORA / name).read_text().splitlines()]
+
+
+def _mv_gpqa(cases: list[dict]) -> list[bool]:
+    from math_verify import StringExtractionConfig, parse, verify
+
+    cfg = [StringExtractionConfig(strings=("A", "B", "C", "D"))]
+    out = []
+    for c in cases:
+        try:
+            out.append(bool(verify(parse(c["reference"], cfg), parse(c["response"], cfg))))
+        except Exception:
+            out.append(False)
+    return out
+
+
+def _group_table(title: str, cases: list[dict], ours: list[bool], mv: list[bool]) -> None:
+    rows: dict[str, list[int]] = {}
+    for c, o, m in zip(cases, ours, mv):
+        r = rows.setdefault(c.get("group", EARLIER), [0, 0, 0, 0, 0])
+        r[0] += 1
+        r[1] += o == c["expected"]
+        r[2] += m == c["expected"]
+        r[3] += o and not c["expected"]
+        r[4] += m and not c["expected"]
+    print(f"\n{title}")
+    print(f"  {'group':34} {'cases':>5} {'ours':>5} {'MV':>5} {'FP ours':>7} {'FP MV':>5}")
+    for name, (n, o, m, fo, fm) in sorted(rows.items(), key=lambda kv: kv[0] == EARLIER):
+        print(f"  {name:34} {n:5d} {o:5d} {m:5d} {fo:7d} {fm:5d}")
+    fo = sum(o and not c["expected"] for c, o in zip(cases, ours))
+    fm = sum(m and not c["expected"] for c, m in zip(cases, mv))
+    print(f"  false positives on all {len(cases)} cases: ours {fo}, math-verify {fm}")
+
+
+def corpus_mode(timeout_s: float, limit: int) -> None:
+    import math_verify
+    from importlib.metadata import version
+
+    from evaluators.gpqa import grade as grade_gpqa
+
+    print(f"math-verify {version('math-verify')} ({math_verify.__name__})")
+    cases = _load("math_cases.jsonl")
+    cases = cases[:limit] if limit else cases
+    pairs = [(c["response"], c["reference"]) for c in cases]
+    ours, t_ours = run_ours(pairs, timeout_s)
+    mv, t_mv = run_math_verify(pairs)
+    _group_table("math corpus", cases, ours, mv)
+    print(f"  grades/s on these {len(pairs)} cases: ours {len(pairs) / t_ours:.1f} (batch, all cores), "
+          f"math-verify {len(pairs) / t_mv:.1f} (one process); ratio {t_mv / t_ours:.2f}x")
+    gcases = _load("gpqa_cases.jsonl")
+    gours = [grade_gpqa(c["response"], c["reference"]).correct for c in gcases]
+    _group_table("GPQA corpus", gcases, gours, _mv_gpqa(gcases))
 
 
 def adversarial_latency(timeout_s):
@@ -121,7 +196,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="grade only the first N pairs")
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--no-math-verify", action="store_true")
+    ap.add_argument("--corpus", action="store_true", help="per-group figures on the labelled corpora")
     args = ap.parse_args()
+    if args.corpus:
+        corpus_mode(args.timeout, args.limit)
+        return
     pairs = build_pairs()
     if args.limit:
         pairs = pairs[: args.limit]

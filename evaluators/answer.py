@@ -3,7 +3,8 @@
 Ring-lite style models think inside ``<think>...</think>`` and answer after it. Servers with a
 reasoning parser send the two apart; otherwise the tags are in the text, in any letter case, and a
 chat template may already have opened ``<think>`` (so the text starts inside the reasoning).
-Only the final answer is ever graded.
+Only the final answer is ever graded. A chat template's end-of-turn token (``<|im_end|>``,
+``</s>``, ``<|endoftext|>`` ...) ends the reply: it and anything after it are not the answer.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ OPEN, CLOSE = "<think>", "</think>"
 NO_ANSWER = "no answer (reasoning never closed)"
 _OPEN_RE = re.compile(re.escape(OPEN), re.IGNORECASE)
 _CLOSE_RE = re.compile(re.escape(CLOSE), re.IGNORECASE)
+END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<|end|>", "</s>",
+              "<eos>", "<|eos|>", "<\uff5cend\u2581of\u2581sentence\uff5c>")
+_END_RE = re.compile("|".join(map(re.escape, END_TOKENS)))
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,17 @@ def split(text: str) -> Split:
         cut = closes[-1]
         thought = _OPEN_RE.sub("", text[:cut.start()], count=1) if _starts_open(text[:cut.start()]) \
             else text[:cut.start()]
-        return Split(thought, text[cut.end():])
+        return Split(thought, cut_at_end_token(text[cut.end():]))
     opened = _OPEN_RE.search(text)
     if opened:
         return Split(text[opened.end():], None)
-    return Split(None, text)
+    return Split(None, cut_at_end_token(text))
+
+
+def cut_at_end_token(text: str) -> str:
+    """The reply up to its first end-of-turn token (all of it when there is none)."""
+    m = _END_RE.search(text)
+    return text if m is None else text[:m.start()]
 
 
 def _starts_open(text: str) -> bool:

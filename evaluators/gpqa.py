@@ -1,27 +1,24 @@
 """GPQA multiple-choice matcher, plus the simple-evals style prompt and seeded choice shuffle.
 
-The chosen letter is the LAST explicit statement of the answer after the reasoning block:
-``\\boxed{X}`` and "Answer: X" / "the correct answer is X" first, then weaker cues such as
-``**X**``, ``\\text{(X)}`` or a trailing "(X)". A final statement naming two different letters
-("Answer: A or B") is graded incorrect.
+The chosen letter is found by ``evaluators.choice.extract_choice`` (the last explicit statement
+of the answer); a final statement that hedges between letters is graded incorrect with a reason
+starting ``ambiguous``.
 """
 from __future__ import annotations
 
 import csv
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from evaluators.answer import NO_ANSWER, final_answer
-from evaluators.math.extract import boxed_all
+from evaluators.choice import extract_choice  # noqa: F401 (part of this module's API)
 from evaluators.registry import register
 from evaluators.verdict import Verdict
 from evaluators.verifier import Verifier
 
-VERSION = "1.0"
+VERSION = "1.1"
 LETTERS = "ABCD"
 
 PROMPT_TEMPLATE = (
@@ -29,79 +26,6 @@ PROMPT_TEMPLATE = (
     "the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. "
     "Think step by step before answering.\n\n{question}\n\nA) {A}\nB) {B}\nC) {C}\nD) {D}"
 )
-
-# Every gap below is a bounded run ([ \t*]{0,4} etc.): nested unbounded \s* around optional
-# parts backtrack catastrophically on long whitespace runs, which a model can emit.
-_SP = r"[ \t]{0,3}"
-_GAP = r"[ \t*$]{0,6}"
-# a letter as an answer token: upper-case anywhere, lower-case only when clearly a label
-_L = (r"(?:\(" + _SP + r"([A-Da-d])" + _SP + r"\)|([A-D])(?![A-Za-z])"
-      r"|([a-d])(?=[ \t]{0,2}(?:[).\]*:,/]|$|[ \t]or[ \t])))")
-_STRONG = [
-    re.compile(r"(?i:answer)" + _GAP + r"(?i:is)?" + _SP + r"[:：]" + _GAP + r"(?:\\text\{)?" + _SP + _L, re.M),
-    re.compile(r"(?i:(?:the[ \t]|my[ \t])?(?:(?:correct|final|best|right)[ \t])?(?:answer|option|choice)"
-               r"[ \t](?:is|would[ \t]be|should[ \t]be))" + _SP + r":?" + _GAP
-               + r"(?i:option[ \t]|choice[ \t])?" + _SP + r"\$?(?:\\text\{)?" + _SP + _L, re.M),
-]
-_WEAK = [
-    re.compile(r"\*\*" + _SP + r"(?:\(" + _SP + r"([A-Da-d])" + _SP + r"\)|([A-D]))" + _SP + r"[).]?" + _SP + r"\*\*"),
-    re.compile(r"\\text(?:bf)?\{" + _SP + r"\(?" + _SP + r"([A-Da-d])" + _SP + r"\)?" + _SP + r"\}"),
-    re.compile(r"\(([A-D])\)"),
-]
-_TWO = re.compile(r"^[ \t]{0,3}\(?([A-Da-d])\)?[ \t]{0,3}(?:or|and|/|,|&)[ \t]{0,3}\(?([A-Da-d])\)?(?![A-Za-z])",
-                  re.I)
-
-
-def _first_group(m: re.Match) -> str:
-    return next(g for g in m.groups() if g).upper()
-
-
-def extract_choice(response: str) -> tuple[str | None, str]:
-    """(letter, how). letter is None with a reason in ``how`` when there is no single answer."""
-    text = final_answer(response)
-    if text is None:
-        return None, NO_ANSWER
-    hits: list[tuple[int, str, str]] = []  # (position, letter, how)
-    for b in _boxed_with_pos(text):
-        pos, content = b
-        inner = re.sub(r"\\text(?:bf)?\{([^{}]*)\}", r"\1", content).strip()
-        two = _TWO.match(inner)
-        if two and two.group(1).upper() != two.group(2).upper():
-            hits.append((pos, "?" + two.group(1).upper() + two.group(2).upper(), "boxed"))
-            continue
-        m = re.match(r"\(?[ \t]{0,3}([A-Da-d])[ \t]{0,3}\)?[.:]?(?:\s|$)", inner)
-        if m:
-            hits.append((pos, m.group(1).upper(), "boxed"))
-    for rx in _STRONG:
-        for m in rx.finditer(text):
-            letter = _first_group(m)
-            two = _TWO.match(text[m.start(m.lastindex):m.start(m.lastindex) + 40])
-            if two and two.group(1).upper() != two.group(2).upper():
-                letter = "?" + two.group(1).upper() + two.group(2).upper()
-            hits.append((m.start(), letter, "answer statement"))
-    if not hits:
-        for rx in _WEAK:
-            for m in rx.finditer(text):
-                hits.append((m.start(), _first_group(m), "weak cue"))
-    if not hits:
-        return None, "no answer found"
-    hits.sort(key=lambda h: h[0])
-    _, letter, how = hits[-1]
-    if letter.startswith("?"):
-        return None, f"two different final letters ({letter[1]} or {letter[2]})"
-    return letter, how
-
-
-def _boxed_with_pos(text: str) -> list[tuple[int, str]]:
-    """(position, content) of the last few boxes; capped so hostile input stays linear."""
-    out = []
-    starts = [m.start() for m in re.finditer(r"\\boxed[ \t]{0,3}\{", text)][-8:]
-    for pos in starts:
-        got = boxed_all(text[pos:pos + 2000])
-        if got:
-            out.append((pos, got[0]))
-    return out
-
 
 class GPQAVerifier(Verifier):
     """Multiple-choice letter matcher; ``reference`` is the correct letter (A-D)."""

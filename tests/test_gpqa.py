@@ -31,6 +31,28 @@ def test_two_letters_reason():
     assert not v.correct and v.extracted is None and "two different" in v.reason
 
 
+@pytest.mark.parametrize("response", ["It is either $\\boxed{B}$ or $\\boxed{D}$.", "**A** or **B**",
+                                      "The answer is either A or C.", "Answer: A, B or C"])
+def test_hedges_are_ambiguous(response):
+    v = grade(response, "B")
+    assert not v.correct and v.extracted is None and v.reason.startswith("ambiguous")
+
+
+def test_negation_picks_the_letter_after_it():
+    assert extract_choice("The answer is not C; it is D.") == ("D", "answer statement")
+    letter, how = extract_choice("\\boxed{B}\nOn reflection the answer is not B.")
+    assert letter is None and how == "negated answer (not B)"
+
+
+GROUPS = ("markdown heading", "answer statements", "negation", "hedges")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_has_both_outcomes(group):
+    cases = [c for c in CASES if c.get("group") == group]
+    assert sum(c["expected"] for c in cases) >= 3 and sum(not c["expected"] for c in cases) >= 3
+
+
 def test_extracted_letter_reported():
     v = grade("long text\nAnswer: c", "C")
     assert v.extracted == "C" and v.correct

@@ -11,7 +11,8 @@ import evaluators
 from evaluators import Verdict, get_verifier
 from evaluators.math import grade, grade_batch
 from evaluators.answer import final_answer as strip_think
-from evaluators.math.extract import boxed_all, candidates
+from evaluators.answer import cut_at_end_token
+from evaluators.math.extract import boxed_all, candidates, reference_answer
 
 HERE = Path(__file__).resolve().parent
 CASES = [json.loads(line) for line in (HERE / "data" / "math_cases.jsonl").read_text().splitlines()]
@@ -22,6 +23,17 @@ def test_corpus_size_and_balance():
     assert len(CASES) >= 400
     assert sum(not c["expected"] for c in CASES) >= 100
     assert len({c["rule"] for c in CASES}) >= 60
+
+
+GROUPS = ("unboxed final", "several answers", "separators and choices", "relations",
+          "solution as reference", "percent and decimal comma")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_group_has_both_outcomes(group):
+    cases = [c for c in CASES if c.get("group") == group]
+    assert len(cases) >= 12
+    assert sum(c["expected"] for c in cases) >= 5 and sum(not c["expected"] for c in cases) >= 5
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +85,38 @@ def test_strip_think():
     assert strip_think("<think>a</think>b") == "b"
     assert strip_think("<think>a") is None
     assert strip_think("plain") == "plain"
+
+
+def test_end_of_turn_token_ends_the_reply():
+    assert strip_think("<think>t</think>the answer is 3<|im_end|>\n<|im_start|>user 4") == "the answer is 3"
+    assert strip_think("12</s>") == "12"
+    assert cut_at_end_token("no token here") == "no token here"
+
+
+def test_minerva_final_answer_sentence():
+    got = candidates("Final Answer: The final answer is 12,000,023. I hope it is correct.")
+    assert got == [("12,000,023", "answer phrase")]
+    assert candidates("the answer is 19. No: the answer is 17.")[0][0] == "17"
+
+
+def test_reference_answer_of_a_solution():
+    assert reference_answer("12") == ("12", "bare")
+    assert reference_answer(r"So $x = \boxed{\frac{3}{4}}$.") == (r"\frac{3}{4}", "boxed")
+    assert reference_answer(r"Roots: $\boxed{2}$ and $\boxed{3}$.") == ("2, 3", "all boxed")
+    v = grade(r"\boxed{0.75}", r"Since $4x = 3$, we get $x = \boxed{\frac{3}{4}}$.")
+    assert v.correct and v.details["reference_answer"] == r"\frac{3}{4}"
+
+
+def test_decimal_comma_reason_names_the_reading():
+    v = grade(r"\boxed{1,234}", "1.234")
+    assert v.correct and "decimal comma" in v.reason and v.extracted == "1,234"
+    v = grade(r"\boxed{1,234}", "1234")
+    assert v.correct and "decimal comma" not in v.reason
+
+
+def test_approximation_is_compared_exactly():
+    assert grade(r"\boxed{x \approx 11}", "11").correct
+    assert not grade(r"\boxed{x \approx 1.41}", r"\sqrt{2}").correct
 
 
 def test_boxed_nested_and_escaped_braces():
@@ -148,3 +192,14 @@ def test_every_real_reference_matches_itself_boxed():
     # and nearly none of them should be comparable only as raw text
     reasons = Counter(v.reason for v in verdicts)
     assert reasons["same text"] <= 5
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared benchmark data not present")
+def test_math500_worked_solutions_as_references():
+    rows = [json.loads(l) for l in (SHARED / "math500.jsonl").read_text().splitlines()]
+    right = grade_batch([(f"\\boxed{{{r['answer']}}}", r["solution"]) for r in rows])
+    assert sum(v.correct for v in right) >= 495
+    others = [(r, rows[(i * 7 + 3) % len(rows)]["answer"]) for i, r in enumerate(rows)]
+    others = [(r, a) for r, a in others if a != r["answer"]]
+    wrong = grade_batch([(f"\\boxed{{{a}}}", r["solution"]) for r, a in others])
+    assert [a for (r, a), v in zip(others, wrong) if v.correct] == []

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluators.answer import NO_ANSWER, final_answer
-from evaluators.math import extract
+from evaluators.math import decimal_comma, extract
 from evaluators.math.compare import FAST, NeedSympy, equal
 from evaluators.math.normalize import choice_letter
 from evaluators.math.parse import ParseError, TooLarge, parse_answer
@@ -25,7 +25,7 @@ from evaluators.verdict import Verdict
 from evaluators.verifier import Verifier
 
 __all__ = ["grade", "grade_batch", "agrade", "MathVerifier", "MathOptions"]
-VERSION = "1.0"
+VERSION = "1.1"
 DEFAULT_TIMEOUT_S = 5.0
 
 
@@ -43,9 +43,13 @@ def _as_text(value: Any, what: str) -> str:
 
 
 def grade(response: str, reference: str, **options: Any) -> Verdict:
-    """Grade one response against one reference answer; never raises on odd content.
+    """Grade one response against one reference; never raises on odd content.
 
-    Options are :class:`MathOptions` (``timeout_s``) plus ``in_process=True`` for trusted input.
+    ``reference`` is a bare answer (``"12"``, ``"\\frac{3}{4}"``) or a whole worked solution
+    (MATH style): a solution's own final answer is extracted the same way as a response's (its
+    boxed answers together, else "the answer is ...", ...) and reported in ``details``
+    (``reference_answer``). Options are :class:`MathOptions` (``timeout_s``) plus
+    ``in_process=True`` for trusted input.
     """
     return VERIFIER.grade(response, reference, **options)
 
@@ -64,24 +68,23 @@ def _grade(response: str, reference: str, timeout_s: float, in_process: bool, st
         if final_answer(response) is None:
             return _verdict(False, None, NO_ANSWER)
         return _verdict(False, None, "no answer found")
+    reference, ref_how = extract.reference_answer(reference)
+    ref_details = {} if ref_how == "bare" else {"reference_answer": reference, "reference_how": ref_how}
     gold_letter = _gold_choice(reference)
     if gold_letter:
         text = cands[0][0]
         letter = choice_letter(text) or _leading_choice(text)
         ok = letter == gold_letter
-        return _verdict(ok, text, "same choice" if ok else "different choice", how=cands[0][1])
-    try:
-        gold = parse_answer(reference)
-    except (ParseError, TooLarge, ValueError, ArithmeticError) as exc:
-        gold = None
-        gold_error = str(exc)
+        return _verdict(ok, text, "same choice" if ok else "different choice", how=cands[0][1],
+                        **ref_details)
+    gold, gold_error = _parse_reference(reference)
     multi_gold = gold is not None and gold[0] in ("list", "set")
     result = None
     for i, (cand, cand_how) in enumerate(cands):
         if i > 0 and not (cand_how == "all boxed" and multi_gold):
             continue  # several boxes count together only when the reference has several parts
-        r = _compare_text(reference, gold, cand, timeout_s, in_process, start)
-        r = replace(r, details={**r.details, "how": cand_how})
+        r = _compare_candidate(reference, gold, cand, timeout_s, in_process, start)
+        r = replace(r, details={**r.details, "how": cand_how, **ref_details})
         if i == 0 or r.correct:
             result = r
         if r.correct:
@@ -89,6 +92,27 @@ def _grade(response: str, reference: str, timeout_s: float, in_process: bool, st
     if gold is None and not result.correct:
         result = replace(result, details={**result.details, "reference_error": gold_error})
     return result
+
+
+def _parse_reference(reference: str) -> tuple[Any, str | None]:
+    """(parsed reference or None, the parse error)."""
+    try:
+        return parse_answer(reference), None
+    except (ParseError, TooLarge, ValueError, ArithmeticError) as exc:
+        return None, str(exc)
+
+
+def _compare_candidate(reference: str, gold, text: str, timeout_s: float, in_process: bool,
+                       start: float) -> Verdict:
+    """Compare one answer; a lone decimal comma is read as the reference's form says."""
+    comma = decimal_comma.reread(reference, text)
+    if comma is None:
+        return _compare_text(reference, gold, text, timeout_s, in_process, start)
+    new_reference, new_text, note = comma
+    if new_reference != reference:
+        gold = _parse_reference(new_reference)[0]
+    r = _compare_text(new_reference, gold, new_text, timeout_s, in_process, start)
+    return replace(r, extracted=text, reason=f"{r.reason}; {note}")
 
 
 def _compare_text(reference: str, gold, text: str, timeout_s: float, in_process: bool,

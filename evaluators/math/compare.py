@@ -11,107 +11,18 @@ plain expressions fall through to ``_equal_leaf``.
 """
 from __future__ import annotations
 
-import math
-import operator
-from fractions import Fraction
-
-from evaluators.math.nodes import (ADD, BASED, BINOM, CONST, DIV, EQ, FACT, IN, LIST, MATRIX,
-                                   MUL, NEG, NUM, PCT, PM, POW, REL, SET, SYM, TEXT, TUPLE,
-                                   UNION, Based, Collection, Matrix, Num, Rel, Sides, Text,
-                                   TupleNode, Unary, kind)
+from evaluators.math.exact import rational
+from evaluators.math.relations import is_label, solve
+from evaluators.math.nodes import (ADD, BASED, CONST, DIV, EQ, IN, LIST, MATRIX, NEG, NUM, PCT,
+                                   PM, RATIO, REL, SET, SYM, TEXT, TUPLE, UNION, Based, Collection,
+                                   Matrix, Num, Sides, Text, TupleNode, Unary, kind)
 from evaluators.math.parse import TooLarge
 
-MAX_BITS = 100_000  # larger exact numbers are treated as adversarial
-MAX_FACTORIAL = 3000
-
-_STRUCTURES = (LIST, SET, TUPLE, UNION, MATRIX, REL)
-_INFINITY = (CONST, "oo")
-_NEG_INFINITY = (NEG, _INFINITY)
+_STRUCTURES = (LIST, SET, TUPLE, UNION, MATRIX, REL, RATIO)
 
 
 class NeedSympy(Exception):
     pass
-
-
-# -- exact rationals ------------------------------------------------------------------------
-
-def rational(node) -> Fraction | None:
-    """Exact value of a purely rational expression, or None; TooLarge on huge numbers."""
-    # the recursion stays in this one function (one stack frame per nesting level), so long
-    # sums and products from a 1500-character answer stay clear of the recursion limit
-    k = kind(node)
-    if k == NUM:
-        _, p, q = node
-        return Fraction(p, q)
-    if k in _RATIONAL_UNARY:
-        _, arg = node
-        value = rational(arg)
-        return None if value is None else _RATIONAL_UNARY[k](value)
-    combine = _RATIONAL_BINARY.get(k)
-    if combine is None:
-        return None
-    _, left_node, right_node = node
-    left = rational(left_node)
-    if left is None:
-        if k in _RIGHT_ALWAYS_EVALUATED:
-            rational(right_node)  # raises TooLarge on x^{10^{10^{10}}} although x is symbolic
-        return None
-    right = rational(right_node)
-    return None if right is None else combine(left, right)
-
-
-def _factorial(n: Fraction) -> Fraction | None:
-    if n.denominator != 1 or n < 0:
-        return None
-    if n > MAX_FACTORIAL:
-        raise TooLarge("factorial too large")
-    return Fraction(math.factorial(n.numerator))
-
-
-def _times(a: Fraction, b: Fraction) -> Fraction:
-    _check_bits(_bits(a) + _bits(b))
-    return a * b
-
-
-def _over(a: Fraction, b: Fraction) -> Fraction | None:
-    return None if b == 0 else a / b
-
-
-def _power(base: Fraction, exp: Fraction) -> Fraction | None:
-    if exp.denominator != 1:
-        return None
-    e = exp.numerator
-    if base == 0 and e < 0:
-        return None
-    if base in (0, 1):
-        return base
-    if base == -1:
-        return Fraction(-1 if e % 2 else 1)
-    _check_bits(abs(e) * _bits(base))
-    return base ** e
-
-
-def _binomial(n: Fraction, k: Fraction) -> Fraction | None:
-    if n.denominator != 1 or k.denominator != 1 or n < 0:
-        return None
-    if n > MAX_FACTORIAL * 10:
-        raise TooLarge("binomial too large")
-    return Fraction(math.comb(n.numerator, k.numerator)) if k >= 0 else Fraction(0)
-
-
-_RATIONAL_UNARY = {NEG: operator.neg, FACT: _factorial}
-_RATIONAL_BINARY = {ADD: operator.add, MUL: _times, DIV: _over, POW: _power, BINOM: _binomial}
-# kinds whose right operand is evaluated even when the left one is not rational
-_RIGHT_ALWAYS_EVALUATED = (POW, BINOM)
-
-
-def _bits(f: Fraction) -> int:
-    return max(f.numerator.bit_length(), f.denominator.bit_length(), 1)
-
-
-def _check_bits(bits: int) -> None:
-    if bits > MAX_BITS:
-        raise TooLarge("number too large")
 
 
 class _Fast:
@@ -185,47 +96,22 @@ def _pm_variants(node, budget) -> list:
 
 # -- intervals --------------------------------------------------------------------------------
 
-def to_interval(node):
-    """``x < 3`` / ``-2 \\le x < 5`` -> ("tuple", open, close, (lo, hi)); None if not an interval."""
-    if kind(node) != REL:
-        return None
-    rel = Rel(*node)
-    exprs, ops = list(rel.exprs), list(rel.ops)
-    if any(o == "!=" for o in ops):
-        return None
-    if all(o in (">", ">=") for o in ops):  # flip to "<" form
-        exprs.reverse()
-        ops = ["<" if o == ">" else "<=" for o in reversed(ops)]
-    if not all(o in ("<", "<=") for o in ops):
-        return None
-    if len(exprs) == 2:
-        if kind(exprs[0]) == SYM:
-            return (TUPLE, "(", ")" if ops[0] == "<" else "]", (_NEG_INFINITY, exprs[1]))
-        if kind(exprs[1]) == SYM:
-            return (TUPLE, "(" if ops[0] == "<" else "[", ")", (exprs[0], _INFINITY))
-        return None
-    if len(exprs) == 3 and kind(exprs[1]) == SYM:
-        return (TUPLE, "(" if ops[0] == "<" else "[", ")" if ops[1] == "<" else "]",
-                (exprs[0], exprs[2]))
-    return None
-
-
 def _as_interval_set(node):
     """An interval, union of intervals or list of inequalities as a tuple of intervals."""
     k = kind(node)
     if k == TUPLE and len(TupleNode(*node).items) == 2:
         return (node,)
     if k == REL:
-        iv = to_interval(node)
-        return (iv,) if iv else None
+        solved = solve(node)
+        return None if solved is None else solved[1]
     if k == UNION:
         parts = [_as_interval_set(p) for p in Collection(*node).items]
         if any(p is None for p in parts):
             return None
         return tuple(iv for p in parts for iv in p)
     if _is_inequality_list(node):
-        ivs = [to_interval(x) for x in Collection(*node).items]
-        return None if any(v is None for v in ivs) else tuple(ivs)
+        parts = [_as_interval_set(x) for x in Collection(*node).items]
+        return None if any(p is None for p in parts) else tuple(iv for p in parts for iv in p)
     return None
 
 
@@ -324,7 +210,7 @@ def _equal_equation(gold, pred, engine) -> tuple[bool, str]:
 def _value_vs_equation(gold, pred, engine) -> tuple[bool, str]:
     """Reference "5", answer "x = 5" or "2 + 3 = 5": the value after = is the answer."""
     eq = Sides(*pred)
-    if (_is_label(eq.lhs) or not _has_symbols(eq.lhs)) and kind(gold) != REL \
+    if (is_label(eq.lhs) or not _has_symbols(eq.lhs)) and kind(gold) != REL \
             and _is_plain_value(eq.rhs):
         return _reason(equal(gold, eq.rhs, engine)[0], "equal (value after =)", "different value")
     return False, "equation vs value"
@@ -333,7 +219,7 @@ def _value_vs_equation(gold, pred, engine) -> tuple[bool, str]:
 def _equation_vs_value(gold, pred, engine) -> tuple[bool, str]:
     """Reference "x = 5", answer "5"; a reference like "2 + 3 = 5" asks for the equation."""
     eq = Sides(*gold)
-    if _is_label(eq.lhs) and kind(pred) != REL and _is_plain_value(eq.rhs):
+    if is_label(eq.lhs) and kind(pred) != REL and _is_plain_value(eq.rhs):
         return _reason(equal(eq.rhs, pred, engine)[0], "equal (value after =)", "different value")
     return False, "equation vs value"
 
@@ -409,16 +295,26 @@ def _equal_intervals(gold, pred, engine) -> tuple[bool, str]:
 
 def _equal_relation(gold, pred, engine) -> tuple[bool, str]:
     """An inequality matches the interval or union it describes, or an inequality in the same
-    variable that describes the same interval."""
+    variable that describes the same intervals (``-x > -1`` is ``x < 1``)."""
     if kind(pred) in (TUPLE, UNION):
         return _equal_intervals(gold, pred, engine)
     if kind(pred) != REL:
         return False, "relation vs value"
-    gi, pi = to_interval(gold), to_interval(pred)
-    if gi and pi:
-        ok = equal(gi, pi, engine)[0] and _same_var(gold, pred)
-        return _reason(ok, "same inequality", "different inequality")
+    g, p = solve(gold), solve(pred)
+    if g and p and g[0] == p[0] and len(g[1]) == len(p[1]):
+        return _reason(_unordered(g[1], p[1], engine), "same inequality", "different inequality")
     return False, "different inequality"
+
+
+def _equal_ratio(gold, pred, engine) -> tuple[bool, str]:
+    """``11 : 21`` matches ``11:21`` term by term, and a two-term ratio matches its quotient."""
+    if kind(gold) == RATIO and kind(pred) == RATIO:
+        return _reason(_ordered(gold[1], pred[1], engine), "same ratio", "different ratio")
+    ratio, value = (gold, pred) if kind(gold) == RATIO else (pred, gold)
+    if len(ratio[1]) != 2 or kind(value) in _STRUCTURES or kind(value) == EQ:
+        return False, "different structure"
+    quotient = (DIV, ratio[1][0], ratio[1][1])
+    return _reason(engine.expr_equal(quotient, value), "equal (ratio as a quotient)", "different value")
 
 
 def _equal_matrix(gold, pred, engine) -> tuple[bool, str]:
@@ -450,6 +346,7 @@ _EITHER_SIDE = (
     (BASED, _equal_based),
     (PCT, _equal_percent),
     (EQ, _equal_equation),
+    (RATIO, _equal_ratio),
 )
 # the rest by the reference's kind; any other kind is a plain expression (_equal_leaf)
 _BY_GOLD_KIND = {
@@ -505,18 +402,6 @@ def _sym_name(node) -> str | None:
     return node[1] if kind(node) == SYM else None
 
 
-def _is_label(node) -> bool:
-    """A name standing for the answer: x, AB, a_1, f(x), (x, y)."""
-    if kind(node) == SYM:
-        return True
-    if kind(node) == TUPLE:
-        return all(_is_label(x) for x in TupleNode(*node).items)
-    if kind(node) != MUL:
-        return False
-    _, left, right = node
-    return _is_label(left) and _is_label(right)
-
-
 def _has_symbols(node) -> bool:
     return "'sym'" in repr(node)
 
@@ -527,14 +412,6 @@ def _count_reason(g, p) -> str:
     if len(p) > len(g):
         return "extra elements"
     return "different elements"
-
-
-def _same_var(a, b) -> bool:
-    return _rel_vars(a) == _rel_vars(b)
-
-
-def _rel_vars(node) -> set:
-    return {_sym_name(x) for x in Rel(*node).exprs if kind(x) == SYM}
 
 
 def _is_vector(m) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from evaluators.answer import final_answer
 
@@ -9,11 +10,15 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
 # bounded gaps: unbounded \s* next to optional parts backtracks badly on long blank runs
 _PHRASE_RE = re.compile(
     r"(?:final[ \t]{1,3}answer[ \t*]{0,4}(?:is|:)?|the[ \t]{1,3}(?:correct[ \t]{1,3})?answer[ \t]{1,3}is"
-    r"|answer[ \t*]{0,4}:)[ \t*]{0,4}:?[ \t*]{0,4}(\S.*)",
+    r"|answer[ \t*]{0,4}:)[ \t*]{0,4}:?[ \t*]{0,4}(?=\S)",
     re.IGNORECASE)
+# a sentence end: ". " before a capital letter ("... is 19. I hope it is correct.")
+_SENTENCE_END_RE = re.compile(r"\.[ \t]+(?=[A-Z])")
 _BOLD_RE = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 _MATH_RE = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 SHORT_RESPONSE = 40
+# three English words in a row: a reference written as prose (a worked solution)
+_PROSE_WORDS_RE = re.compile(r"(?<![A-Za-z\\])(?:[A-Za-z]{3,20}[ \t,.]{1,3}){2}[A-Za-z]{3,20}(?![A-Za-z])")
 # whitespace before an English word of 3+ letters: where a plain-prose answer ends
 _PROSE_TAIL_RE = re.compile(r"[ \t]+(?=(?!(?:and|or)\b)[a-zA-Z]{3,}\b)")
 
@@ -75,6 +80,16 @@ def _inner_math(s: str) -> str:
     return s.replace("**", " ").strip().rstrip(".,;").strip()
 
 
+def _first_sentence(line: str) -> str:
+    """``12. I hope it is correct.`` -> ``12.``; a period inside ``$...$`` or ``\\(...\\)`` is kept."""
+    for m in _SENTENCE_END_RE.finditer(line):
+        before = line[:m.start()]
+        dollars = len(re.findall(r"(?<!\\)\$", before))
+        if dollars % 2 == 0 and before.count("\\(") == before.count("\\)"):
+            return before + "."
+    return line
+
+
 def candidates(response: str) -> list[tuple[str, str]]:
     """Answer candidates as ``(text, how)``, best first; empty when there is no answer.
 
@@ -94,9 +109,9 @@ def candidates(response: str) -> list[tuple[str, str]]:
         if len(distinct) > 1:
             out.append((", ".join(distinct), "all boxed"))
         return out
-    phrases = [m.group(1) for m in _PHRASE_RE.finditer(text)]
+    phrases = [m.end() for m in _PHRASE_RE.finditer(text)]
     if phrases:
-        line = phrases[-1].split("\n")[0].strip()
+        line = _first_sentence(text[phrases[-1]:].split("\n")[0].strip())
         ans = _inner_math(line)
         if ans and "$" not in line and "\\(" not in line:
             # plain prose: "5 because ..." -> "5" (the answer ends where English words start)
@@ -115,3 +130,18 @@ def candidates(response: str) -> list[tuple[str, str]]:
     if len(text) <= SHORT_RESPONSE:
         return [(text, "whole response")]
     return []
+
+
+@lru_cache(maxsize=8192)
+def reference_answer(reference: str) -> tuple[str, str]:
+    """``(answer, how)`` of a reference: a bare answer as it is, or a worked solution's own final
+    answer, found as in a response (its boxes all together, else an answer phrase, ...)."""
+    text = reference.strip()
+    worked = _BOX_RE.search(text) or _PHRASE_RE.search(text) or (
+        len(text) > SHORT_RESPONSE and _PROSE_WORDS_RE.search(text))
+    if not worked:
+        return reference, "bare"
+    found = candidates(text)
+    if not found:
+        return reference, "bare"
+    return found[-1]  # several boxes in a solution are all part of its answer

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 NUM, SYM, CONST = "num", "sym", "const"
 ADD, MUL, DIV, NEG, POW = "add", "mul", "div", "neg", "pow"
 FUNC, LOG, ROOT, FACT, ABS, BINOM = "func", "log", "root", "fact", "abs", "binom"
-PM, PCT, BASED, TEXT = "pm", "pct", "based", "text"
+PM, PCT, BASED, TEXT, RATIO = "pm", "pct", "based", "text", "ratio"
 # structures
 LIST, TUPLE, SET, UNION, MATRIX = "list", "tuple", "set", "union", "matrix"
 EQ, REL, IN = "eq", "rel", "in"

@@ -29,7 +29,13 @@ _UNIT_WORDS = (
     "|people|students|ways|points|marbles|pages|books|coins|cookies|apples|eggs|times|percent"
 )
 _UNIT_TAIL_RE = re.compile(r"(?<=[\d}).\s])\s*(?:(?:" + _UNIT_WORDS + r")\b\.?\s*(?:\^\s*\{?\d\}?)?\s*)+$")
-_THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_THOUSANDS_RE = re.compile(r"^[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+# "28 pct", "28 \text{ percentage points}" -> "28%"
+_PERCENT_WORD_RE = re.compile(
+    r"(?<=[\d}.])\s*(?:\\text\s*\{\s*)?(?:percent(?:age)?(?:\s+points?)?|pct)\.?\s*\}?(?![a-zA-Z])")
+# "x \approx 11", "\approx 11": the name or nothing before the sign, the value after it
+_APPROX_LABEL_RE = re.compile(r"^\s*(?:[a-zA-Z](?:_\{?\w{1,3}\}?)?|[A-Z]{2,3}|\|[A-Z]{2,3}\|)?\s*"
+                              r"\\approx(?![a-zA-Z])(?P<value>.*)$")
 _CHOICE_RE = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?$")
 
 
@@ -51,13 +57,23 @@ def clean(s: str) -> str:
     s = re.sub(r"\\(?:leq|leqslant)(?![a-zA-Z])", r"\\le ", s)
     s = re.sub(r"\\(?:geq|geqslant)(?![a-zA-Z])", r"\\ge ", s)
     s = s.strip()
-    s = re.split(r"\\approx(?![a-zA-Z])", s)[0]  # keep the exact part of "3\sqrt2 \approx 4.24"
+    s = _drop_approx(s)
+    s = _PERCENT_WORD_RE.sub("%", s)
     s = strip_units(s)
     s = s.strip().rstrip(".,;:?").strip()
     s = re.sub(r"\s+", " ", s)
     if _THOUSANDS_RE.match(s.replace(" ", "")) or re.fullmatch(r"[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?", s):
         s = s.replace(",", "").replace(" ", "")
     return s
+
+
+def _drop_approx(s: str) -> str:
+    """``3\\sqrt2 \\approx 4.24`` keeps the exact part; ``x \\approx 11`` keeps ``11``, which must
+    then match exactly (an approximation is never compared with a tolerance)."""
+    m = _APPROX_LABEL_RE.match(s)
+    if m:
+        s = m.group("value")
+    return re.split(r"\\approx(?![a-zA-Z])", s)[0].strip()
 
 
 def strip_units(s: str) -> str:

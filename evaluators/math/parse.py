@@ -5,7 +5,7 @@ The AST is plain tuples so it pickles cheaply to worker processes and can be cac
 ``("add", a, b)``, ``("mul", a, b)``, ``("div", a, b)``, ``("neg", a)``, ``("pow", a, b)``,
 ``("func", name, a)``, ``("log", base|None, a)``, ``("root", a, n)``, ``("fact", a)``,
 ``("abs", a)``, ``("binom", a, b)``, ``("pm", a, b)``, ``("pct", a)``,
-``("based", digits, base)``, ``("text", words)``, structures ``("list", items)`` (unordered,
+``("based", digits, base)``, ``("text", words)``, ``("ratio", terms)``, structures ``("list", items)`` (unordered,
 bare commas), ``("tuple", open, close, items)``, ``("set", items)``, ``("union", parts)``,
 ``("matrix", rows)``, ``("eq", lhs, rhs)``, ``("rel", exprs, ops)``, ``("in", lhs, rhs)``.
 Named kinds and read-only views over the fields: ``evaluators.math.nodes``.
@@ -123,20 +123,31 @@ class _Parser:
         return items
 
     def relation(self) -> tuple:
-        left = self.union()
+        left = self.ratio()
         if self.val() == r"\in":
             self.take()
             return ("in", left, self.union())
         exprs, ops = [left], []
         while self.val() in _RELS:
             ops.append(_RELS[self.take()[1]])
-            exprs.append(self.union())
+            exprs.append(self.ratio())
         if not ops:
             return left
         if all(o == "=" for o in ops):
             # a chain x = 6/2 = 3 asserts all sides equal: keep the first and the last
             return ("eq", exprs[0], exprs[-1])
         return ("rel", tuple(exprs), tuple(ops))
+
+    def ratio(self) -> tuple:
+        """``11 : 21``, ``V_1 : V_2``, ``1 : 2 : 3``."""
+        left = self.union()
+        if self.val() != ":":
+            return left
+        parts = [left]
+        while self.val() == ":":
+            self.take()
+            parts.append(self.union())
+        return ("ratio", tuple(parts))
 
     def union(self) -> tuple:
         left = self.expr()

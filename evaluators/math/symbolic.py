@@ -15,7 +15,8 @@ from functools import lru_cache
 import sympy
 from sympy import Rational
 
-from evaluators.math.compare import MAX_FACTORIAL, FAST, NeedSympy, equal, rational
+from evaluators.math.compare import FAST, NeedSympy, equal
+from evaluators.math.exact import MAX_FACTORIAL, rational
 from evaluators.math.parse import ParseError, TooLarge
 
 _PREC = 50
