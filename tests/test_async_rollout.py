@@ -184,6 +184,20 @@ def test_a_server_that_never_answers_times_out_instead_of_hanging():
         assert time.perf_counter() - t0 < 8
 
 
+def test_a_stream_cut_by_an_update_is_an_interruption_not_an_error():
+    """Under load vLLM can close a stream it aborted for /pause without a chunk that carries
+    finish_reason="abort" (seen in benchmarks/async_vs_sync.py at eta=1); such a stream counts as
+    interrupted only while an update is under way or after one, never otherwise."""
+    client = RolloutClient(["http://127.0.0.1:9"], version=3)
+    assert not client.updating_since(3)
+    client._serving.clear()  # what update_weights does before it pauses the servers
+    assert client.updating_since(3)
+    client._serving.set()
+    client.version = 4  # the update finished before the stream's end was read
+    assert client.updating_since(3) and not client.updating_since(4)
+    asyncio.run(client.aclose())
+
+
 # --- a real vLLM dev-mode server ------------------------------------------------------------------
 
 def perturbed(model_dir, seed: int) -> BailingMoeForCausalLM:

@@ -157,8 +157,14 @@ class RolloutClient:
         except httpx.HTTPError as e:
             raise RolloutError(f"{server.url}: POST /v1/completions failed: {_describe(e)}") from e
         if finish is None:
+            if self.updating_since(version):
+                return "abort"  # vLLM may close a stream it aborted for a pause without a last chunk
             raise RolloutError(f"{server.url}: POST /v1/completions stream ended without a finish_reason")
         return finish
+
+    def updating_since(self, version: int) -> bool:
+        """Whether a weight update began (or finished) after a request of ``version`` was sent."""
+        return not self._serving.is_set() or version != self.version
 
     def _take(self, server: _Server, gen: Generation, chunk: dict, version: int) -> str | None:
         """Append one streamed chunk's tokens to ``gen``; its finish reason, if it carries one."""
