@@ -41,6 +41,7 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 from verl.trainer.ppo.reward import get_custom_reward_fn, resolve_reward_manager_cls
+from verl.utils.reward_score import default_compute_score
 
 
 def batch(tok, rows):
@@ -86,6 +87,13 @@ try:
     outs["batch_registered"] = True
 except ValueError:
     outs["batch_registered"] = False
+# what verl grades with when our function is not loaded
+outs["default_math"] = default_compute_score("HuggingFaceH4/MATH-500", args["rows"][0][1], args["rows"][0][2])
+try:
+    default_compute_score(*args["rows"][1][:3])
+    outs["default_gpqa"] = "graded"
+except NotImplementedError:
+    outs["default_gpqa"] = "NotImplementedError"
 print("RESULT " + json.dumps(outs))
 '''
 
@@ -187,5 +195,6 @@ def test_grading_through_the_reward_service(verl_out):
 def test_legacy_keys_are_ignored_by_verl_0_9(verl_out):
     """Why docs/rewards.md changed: 0.9.1 drops the old top-level keys without a word."""
     out = verl_out["legacy"]
-    assert out["custom_fn"] is False  # verl would fall back to its own grader
+    assert out["custom_fn"] is False  # verl falls back to its own grader, which gets these wrong
+    assert verl_out["default_math"] == 0.0 and verl_out["default_gpqa"] == "NotImplementedError"
     assert out["manager_name"] == "naive" and verl_out["batch_registered"] is False
