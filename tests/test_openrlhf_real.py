@@ -11,11 +11,10 @@ import re
 from pathlib import Path
 
 import httpx
+import openrlhf.utils.agent as agent  # scripts/setup.sh --dev installs it (--no-deps); never skipped
 import pytest
 
-agent = pytest.importorskip("openrlhf.utils.agent")  # scripts/setup.sh --dev installs it (--no-deps)
-
-from ring_serve.reward.spawn import reward_server  # noqa: E402
+from ring_serve.reward.spawn import reward_server
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTS = ["Q: 3/4 as a decimal?", "Q: 1+1?", "Q: 2+2?", "Q: 6*7?"]

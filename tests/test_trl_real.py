@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import math
 
+import datasets
 import pytest
+import torch
+import transformers
+import trl  # the dev extra; a missing install fails here rather than skipping
 
-torch = pytest.importorskip("torch")
-trl = pytest.importorskip("trl")
-transformers = pytest.importorskip("transformers")
-datasets = pytest.importorskip("datasets")
-
-from evaluators.compat.trl import reward_func  # noqa: E402
-from ring_serve.reward.spawn import reward_server  # noqa: E402
-from ring_serve.tiny_model import train_tokenizer  # noqa: E402
+from evaluators.compat.trl import reward_func
+from ring_serve.reward.spawn import reward_server
+from ring_serve.tiny_model import train_tokenizer
 
 COMPLETION_TOKENS = 3
 SOLUTIONS = ["777", "5", "777", "12"]  # two prompts per step, two steps
