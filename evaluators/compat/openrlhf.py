@@ -1,7 +1,8 @@
 """OpenRLHF adapters: ``strip_prompt`` for its query format, and ``reward_func`` for
-``--remote_rm_url /path/to/this/file.py`` (in-process grading, no service needed).
+``--reward.remote_url /path/to/this/file.py`` (OpenRLHF 0.11; ``--remote_rm_url`` before):
+in-process grading, no service needed.
 
-For a remote service point ``--remote_rm_url`` at ``http://HOST:8100/get_reward`` instead.
+For a remote service point that flag at ``http://HOST:8100/get_reward`` instead.
 The verifier comes from $RING_REWARD_VERIFIER (default math).
 """
 from __future__ import annotations

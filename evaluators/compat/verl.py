@@ -1,12 +1,14 @@
-"""verl reward functions: ``custom_reward_function.path`` may point at this file.
+"""verl reward functions: ``reward.custom_reward_function.path`` (verl 0.9) may point at this file.
 
-``compute_score`` follows verl's per-sample signature (NaiveRewardManager);
-``compute_score_batch`` follows the batch one (``reward_manager: batch``). Extra keyword
-arguments come from ``custom_reward_function.reward_kwargs``: ``url``/``api_key`` grade through a
-remote ``ring reward serve``; ``return_dict=True`` adds acc/pred/reason to verl's logs.
+``compute_score`` follows verl's per-sample signature (the default ``naive`` reward manager);
+``compute_score_async`` is the same as a coroutine, the reward-loop form verl 0.9's managers
+await; ``compute_score_batch`` follows older verl's batch manager (``reward_manager: batch``, not
+registered in verl 0.9). Extra keyword arguments come from ``reward_kwargs``: ``url``/``api_key``
+grade through a remote ``ring reward serve``; ``return_dict=True`` adds acc/pred/reason to verl's logs.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Sequence
 
 from evaluators.compat import GradeResult, grade_items, verifier_for
@@ -34,6 +36,15 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     result = grade_items([_item(data_source, solution_str, ground_truth, extra_info)], url=url,
                          api_key=api_key, timeout_s=timeout_s)[0]
     return _shape(result, return_dict)
+
+
+async def compute_score_async(data_source: str, solution_str: str, ground_truth: Any,
+                              extra_info: dict | None = None, *, url: str | None = None,
+                              api_key: str | None = None, return_dict: bool = False,
+                              timeout_s: float | None = None, **_: Any) -> float | dict[str, Any]:
+    """``compute_score`` for verl 0.9's reward loop: graded in a thread, the event loop stays free."""
+    return await asyncio.to_thread(compute_score, data_source, solution_str, ground_truth, extra_info, url=url,
+                                   api_key=api_key, return_dict=return_dict, timeout_s=timeout_s)
 
 
 def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str],
