@@ -158,7 +158,7 @@ async def reward_mixed(body: MixedBatch, request: Request):
 
 
 @router.post("/get_reward", response_model=OpenRLHFResponse, responses=ERRORS,
-             summary="OpenRLHF remote reward model protocol (--remote_rm_url)")
+             summary="OpenRLHF remote reward model protocol (--reward.remote_url)")
 async def openrlhf_reward(body: OpenRLHFRequest, request: Request,
                           verifier: str = Query("math", max_length=64,
                                                 description="Verifier when no data_source is given.")):
