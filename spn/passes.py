@@ -43,8 +43,9 @@ class Upward:
     zero_count: np.ndarray    # (n_nodes, batch) number of children with value 0 (products only)
 
 
-def upward(spn: SPN, leaf_logs: np.ndarray, maximise: bool = False) -> Upward:
-    """Evaluate every node; with ``maximise`` sums take the max (max-product) instead."""
+def upward(spn: SPN, leaf_logs: np.ndarray, maximise: bool = False, through: int | None = None) -> Upward:
+    """Evaluate every node (up to node ``through`` if given); with ``maximise`` sums take the
+    max (max-product) instead. Nodes above ``through`` are left unset."""
     batch = leaf_logs.shape[1]
     values = np.empty((spn.n_nodes, batch))
     values[:spn.n_leaves] = leaf_logs
@@ -52,6 +53,8 @@ def upward(spn: SPN, leaf_logs: np.ndarray, maximise: bool = False) -> Upward:
     zero_count = np.zeros((spn.n_nodes, batch), np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         for b in spn.blocks:
+            if through is not None and b.start > through:
+                break
             terms = values[spn.child[b.edge_start:b.edge_stop]]
             if b.kind == PRODUCT:
                 zero = np.isneginf(terms)
