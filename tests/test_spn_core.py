@@ -142,3 +142,13 @@ def test_reduction_without_query_is_a_constant():
 def test_bad_queries_are_rejected(query, evidence, message):
     with pytest.raises(SPNError, match=message):
         reduce(build(2, TWO), query, evidence)
+
+
+def test_node_derivatives_match_the_per_node_backprop():
+    from spn.passes import leaf_log_values, node_derivatives, upward
+
+    spn = random_spn(8, 250, seed=12)
+    row = np.array([0, -1, 1, -1, 0, 0, -1, 1])
+    _, expected = reference.node_derivatives(spn, row)
+    up = upward(spn, leaf_log_values(spn, row[None, :]))
+    assert np.allclose(np.exp(node_derivatives(spn, up)[:, 0]), expected)

@@ -40,7 +40,7 @@ class _Search:
 
     def expand(self, spn: SPN, row: np.ndarray, free: list[int]):
         """Tighten one search node; None if pruned, else (row, free, d of free (F, 2))."""
-        while True:
+        while not self.out_of_time():
             self.passes += 1
             value, grad = derivatives(spn, row)
             if value[0] <= self.best:
@@ -59,6 +59,7 @@ class _Search:
             for f in forced:
                 row[free[f]] = int(np.argmax(allowed[f]))
             free = [v for j, v in enumerate(free) if counts[j] != 1]
+        return None
 
     def stage(self, spn: SPN, row: np.ndarray, free: list[int], stage_size: int):
         """A smaller S' with the assigned variables as evidence, when enough are assigned."""
