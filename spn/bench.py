@@ -34,7 +34,16 @@ class Comparison:
     """Results per query (rows) and method (columns)."""
     methods: tuple[str, ...]
     fractions: list[tuple[float, float, float]]
+    queries: list[tuple[np.ndarray, dict[int, int]]]
     results: list[dict[str, MapResult]]
+
+    def add_method(self, name: str, results: list[MapResult]) -> None:
+        """Results of a solver run outside :func:`compare` on the same queries (e.g. SPFlow)."""
+        if len(results) != len(self.results):
+            raise SPNError(f"{name}: {len(results)} results for {len(self.results)} queries")
+        self.methods = self.methods + (name,)
+        for row, result in zip(self.results, results):
+            row[name] = result
 
     def summary(self, tolerance: float = 1e-6) -> dict[str, dict]:
         """Per method: share of queries where it matched the best value, mean log value, mean time."""
@@ -61,13 +70,14 @@ def compare(spn: SPN, methods=DEFAULT_METHODS, step: float = 0.1, repeats: int =
     if "exact" in methods and time_limit is not None:
         options.setdefault("exact", {}).setdefault("time_limit", time_limit)
     rng = np.random.default_rng(seed)
-    fractions, results = [], []
+    fractions, queries, results = [], [], []
     for point in query_grid(step):
         for _ in range(repeats):
             query, evidence = make_query(spn.n_vars, point, rng)
             fractions.append(point)
+            queries.append((query, evidence))
             results.append({m: solve(spn, query, evidence, m, **options.get(m, {})) for m in methods})
-    return Comparison(tuple(methods), fractions, results)
+    return Comparison(tuple(methods), fractions, queries, results)
 
 
 def format_summary(summary: dict[str, dict]) -> str:

@@ -2,7 +2,8 @@
 
 Sums mix several products over the same scope; products split their scope into 2-4 random parts;
 a single variable is a two-indicator sum. A sub-SPN already built for a scope is reused with
-probability ``share``, which makes the result a DAG. Weights are Dirichlet(1) draws.
+probability ``share``, which makes the result a DAG. Weights are Dirichlet(alpha) draws
+(alpha < 1 gives peaked mixtures, whose MAP is easier to prove).
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from spn.network import SPN, SPNError, build
 
 
 class _Builder:
-    def __init__(self, n_vars: int, rng: np.random.Generator, share: float, max_children: int):
-        self.rng, self.share, self.max_children = rng, share, max_children
+    def __init__(self, n_vars: int, rng: np.random.Generator, share: float, max_children: int, alpha: float):
+        self.rng, self.share, self.max_children, self.alpha = rng, share, max_children, alpha
         self.nodes: list[tuple] = []
         self.by_scope: dict[frozenset, list[int]] = {}
         self.indicator = [[self._add(("leaf", v, 0)), self._add(("leaf", v, 1))] for v in range(n_vars)]
@@ -23,7 +24,7 @@ class _Builder:
         return len(self.nodes) - 1
 
     def _weights(self, k: int) -> list[float]:
-        return np.maximum(self.rng.dirichlet(np.ones(k)), 1e-9).tolist()
+        return np.maximum(self.rng.dirichlet(np.full(k, self.alpha)), 1e-9).tolist()
 
     def _remember(self, scope: frozenset, node: int) -> int:
         self.by_scope.setdefault(scope, []).append(node)
@@ -67,7 +68,7 @@ class _Builder:
 
 
 def random_spn(n_vars: int, n_arcs: int, seed: int = 0, share: float = 0.3,
-               max_children: int = 4, tries: int = 4) -> SPN:
+               max_children: int = 4, tries: int = 4, alpha: float = 1.0) -> SPN:
     """A random valid SPN over ``n_vars`` variables with roughly ``n_arcs`` arcs.
 
     The arc budget is rescaled over a few tries (sharing makes the count hard to predict);
@@ -77,9 +78,11 @@ def random_spn(n_vars: int, n_arcs: int, seed: int = 0, share: float = 0.3,
         raise SPNError(f"need n_vars >= 1 and n_arcs >= 2 * n_vars, got {n_vars} and {n_arcs}")
     if not 0 <= share < 1:
         raise SPNError(f"share must be in [0, 1), got {share}")
+    if not alpha > 0 or max_children < 2:
+        raise SPNError(f"need alpha > 0 and max_children >= 2, got {alpha} and {max_children}")
     best, budget = None, float(n_arcs)
     for attempt in range(tries):
-        builder = _Builder(n_vars, np.random.default_rng([seed, attempt]), share, max_children)
+        builder = _Builder(n_vars, np.random.default_rng([seed, attempt]), share, max_children, alpha)
         builder.node(list(range(n_vars)), budget)
         spn = build(n_vars, builder.nodes)  # the root is the last node appended
         if best is None or abs(spn.n_edges - n_arcs) < abs(best.n_edges - n_arcs):

@@ -111,15 +111,16 @@ def from_arrays(n_vars: int, kind, leaf_var, leaf_val, parent, child, log_weight
 
 
 def _levels(n_nodes: int, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-    """Level of each node (leaves 0), children before parents in the numbering."""
+    """Level of each node (leaves 0): relax level[p] >= level[c] + 1 over all edges until
+    nothing changes; one numpy sweep per level of depth."""
     level = np.zeros(n_nodes, np.int64)
-    order = np.argsort(parent, kind="stable")
-    p, c = parent[order], child[order]
-    start = np.searchsorted(p, np.arange(n_nodes + 1))
-    # One Python step per node, but only at build time; the passes never loop over nodes.
-    for n in np.unique(p):
-        level[n] = level[c[start[n]:start[n + 1]]].max() + 1
-    return level
+    for _ in range(n_nodes + 1):
+        new = level.copy()
+        np.maximum.at(new, parent, level[child] + 1)
+        if np.array_equal(new, level):
+            return level
+        level = new
+    raise SPNError("the SPN has a cycle")  # unreachable for children-first input
 
 
 def _assemble(n_vars, kind, var, val, parent, child, logw, check) -> SPN:
