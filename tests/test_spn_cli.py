@@ -74,3 +74,25 @@ def test_query_specs():
     for bad, message in [("2", "VAR=0 or VAR=1"), ("x=1", "not a variable"), ("1=1,1=0", "given twice"), ("7=1", "not in")]:
         with pytest.raises(SPNError, match=message):
             parse_evidence(bad, 5)
+
+
+def test_bench_store_writes_one_run_per_solver(tmp_path, monkeypatch):
+    pytest.importorskip("sqlalchemy")
+    from ring_core.store import db
+    from ring_core.store.models import Run, Sample
+    from sqlalchemy import select
+
+    url = f"sqlite:///{tmp_path / 'ring.db'}"
+    monkeypatch.setenv("RING_DB_URL", url)
+    path = tmp_path / "r.spn"
+    runner.invoke(app, ["spn", "random", "--vars", "6", "--arcs", "150", "--out", str(path)])
+    result = runner.invoke(app, ["spn", "bench", str(path), "--step", "0.5", "--methods", "exact,best_tree",
+                                 "--store"])
+    assert result.exit_code == 0, result.output
+    with db.session(url) as s:
+        runs = {r.sampling["method"]: r for r in s.scalars(select(Run))}
+        assert set(runs) == {"exact", "best_tree"} and all(r.status == "done" for r in runs.values())
+        assert runs["exact"].metrics["best_share"] == 1.0
+        samples = s.scalars(select(Sample).where(Sample.run_id == runs["exact"].id)).all()
+        assert len(samples) == 3 and all(x.correct for x in samples)
+    db.dispose_engines()

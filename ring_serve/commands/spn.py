@@ -98,7 +98,8 @@ def spn_bench(spn_file: Path = typer.Argument(..., help="SPN in the text format.
               repeats: int = typer.Option(1, min=1, help="Random queries per grid point."),
               time_limit: float = typer.Option(10.0, help="Exact solver limit per query (seconds)."),
               seed: int = typer.Option(0),
-              json_out: Path = typer.Option(None, "--json", help="Also write the summary as JSON here.")) -> None:
+              json_out: Path = typer.Option(None, "--json", help="Also write the summary as JSON here."),
+              store: bool = typer.Option(False, help="Save the runs in the results DB ($RING_DB_URL).")) -> None:
     """Compare solvers on the query grid: best-value share, mean log-probability, mean time."""
     from spn import textformat
     from spn.bench import compare, format_summary
@@ -117,3 +118,13 @@ def spn_bench(spn_file: Path = typer.Argument(..., help="SPN in the text format.
     if json_out is not None:
         json_out.write_text(json.dumps({"spn": str(spn_file), "queries": len(comparison.results),
                                         "summary": summary}, indent=1))
+    if store:
+        from ring_core.store import db
+        from spn.results import save
+
+        db.upgrade()
+        with db.session() as s:
+            runs = save(s, spn_file.stem, spn_file.read_text(), comparison,
+                        {"step": step, "repeats": repeats, "seed": seed, "time_limit": time_limit})
+        print(f"stored in {db.redacted(db.database_url())}: runs " +
+              ", ".join(f"{m}={i}" for m, i in runs.items()))
