@@ -91,12 +91,13 @@ def spflow_results(spn, comparison) -> tuple[list[MapResult] | None, str | None]
         started = time.perf_counter()
         filled = spn_spflow.mpe_row(model, spn.n_vars, evidence)
         seconds = time.perf_counter() - started
+        unfilled = int((filled[query] < 0).sum())
         row = np.full(spn.n_vars, -1)
-        row[query] = filled[query]
+        row[query] = np.maximum(filled[query], 0)  # a query variable SPFlow left unset gets 0
         for v, x in evidence.items():
             row[v] = x
         out.append(MapResult("spflow", {int(v): int(row[v]) for v in query}, float(log_value(spn, row)[0]),
-                             False, seconds))
+                             False, seconds, {"unfilled_query_vars": unfilled}))
     return out, None
 
 

@@ -60,7 +60,7 @@ def _module(made: dict, child: int, parent: int):
 
 
 def mpe_row(model, n_vars: int, evidence: dict[int, int]) -> np.ndarray:
-    """SPFlow's MPE completion of ``evidence`` as a 0/1 row."""
+    """SPFlow's MPE completion of ``evidence`` as a row of 0/1, and -1 where SPFlow left NaN."""
     import torch
 
     data = torch.full((1, n_vars), float("nan"))
@@ -68,4 +68,5 @@ def mpe_row(model, n_vars: int, evidence: dict[int, int]) -> np.ndarray:
         data[0, v] = float(x)
     with torch.no_grad():
         filled = model.sample_with_evidence(evidence=data, is_mpe=True)
-    return filled[0].numpy().round().astype(np.int8)
+    values = filled[0].numpy()
+    return np.where(np.isnan(values), -1, np.nan_to_num(values).round()).astype(np.int8)
