@@ -96,3 +96,20 @@ def test_bench_store_writes_one_run_per_solver(tmp_path, monkeypatch):
         samples = s.scalars(select(Sample).where(Sample.run_id == runs["exact"].id)).all()
         assert len(samples) == 3 and all(x.correct for x in samples)
     db.dispose_engines()
+
+
+def test_spn_needs_no_extra(tmp_path):
+    from tests.test_packaging import lean
+
+    path = tmp_path / "r.spn"
+    runner.invoke(app, ["spn", "random", "--vars", "6", "--arcs", "120", "--out", str(path)])
+    done = lean("""
+        import sys
+        from typer.testing import CliRunner
+        from ring_serve.cli import app
+        result = CliRunner().invoke(app, ["spn", "map", sys.argv[1], "--query", "0-3", "--method", "kbt"])
+        assert result.exit_code == 0, result.output
+        print(sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
+    """, str(path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
