@@ -65,12 +65,6 @@ class SPN:
         """CSR row pointer: the edges of node n are ``children_start[n]:children_start[n+1]``."""
         return np.concatenate([[0], np.cumsum(np.bincount(self.parent, minlength=self.n_nodes))])
 
-    def children(self, node: int) -> np.ndarray:
-        return self.child[self.children_start[node]:self.children_start[node + 1]]
-
-    def weights(self, node: int) -> np.ndarray:
-        return np.exp(self.log_weight[self.children_start[node]:self.children_start[node + 1]])
-
     @cached_property
     def scope_vars(self) -> np.ndarray:
         """The sorted variables the root depends on."""
@@ -89,7 +83,7 @@ def build(n_vars: int, nodes: list[tuple]) -> SPN:
     ``("sum", children, weights)``; children are indices into ``nodes``. The result is checked
     (see :mod:`spn.validate`) and renumbered into level order.
     """
-    from spn.validate import check_structure, check_scopes
+    from spn.validate import check_scopes, check_structure  # validate imports this module
 
     kind, var, val, parents, children, logw = check_structure(n_vars, nodes)
     return _assemble(n_vars, kind, var, val, parents, children, logw, check=check_scopes)
