@@ -15,6 +15,11 @@ from spn.network import PRODUCT, SPN, SPNError
 NEG_INF = -np.inf
 
 
+def _is_zero(log_values: np.ndarray) -> np.ndarray:
+    """log value -inf, i.e. value 0 (a plain comparison: np.isneginf is slow on small arrays)."""
+    return log_values == NEG_INF
+
+
 def as_batch(spn: SPN, assignments) -> np.ndarray:
     """``assignments`` as an int array (batch, n_vars) of -1/0/1, or an SPNError."""
     x = np.asarray(assignments)
@@ -22,7 +27,7 @@ def as_batch(spn: SPN, assignments) -> np.ndarray:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != spn.n_vars:
         raise SPNError(f"assignments must have shape (batch, {spn.n_vars}), got {np.shape(assignments)}")
-    if not np.isin(x, (-1, 0, 1)).all():
+    if (x.dtype.kind not in "iub" and not np.isin(x, (-1, 0, 1)).all()) or ((x < -1) | (x > 1)).any():
         raise SPNError("assignment values must be 0, 1 or -1 (marginalised)")
     return x.astype(np.int8, copy=False)
 
@@ -57,7 +62,7 @@ def upward(spn: SPN, leaf_logs: np.ndarray, maximise: bool = False, through: int
                 break
             terms = values[spn.child[b.edge_start:b.edge_stop]]
             if b.kind == PRODUCT:
-                zero = np.isneginf(terms)
+                zero = _is_zero(terms)
                 nonzero_sum[b.start:b.stop] = np.add.reduceat(np.where(zero, 0.0, terms), b.offsets, axis=0)
                 zero_count[b.start:b.stop] = np.add.reduceat(zero, b.offsets, axis=0)
                 values[b.start:b.stop] = np.where(zero_count[b.start:b.stop] > 0, NEG_INF,
@@ -68,7 +73,7 @@ def upward(spn: SPN, leaf_logs: np.ndarray, maximise: bool = False, through: int
             if maximise:
                 values[b.start:b.stop] = top
                 continue
-            safe = np.where(np.isneginf(top), 0.0, top)
+            safe = np.where(_is_zero(top), 0.0, top)
             total = np.add.reduceat(np.exp(terms - safe[b.owner]), b.offsets, axis=0)
             values[b.start:b.stop] = safe + np.log(total)
     return Upward(values, nonzero_sum, zero_count)
@@ -94,12 +99,12 @@ def node_derivatives(spn: SPN, up: Upward) -> np.ndarray:
         for step in down_plan(spn):
             par, kid, edges = step.parent, step.child, step.edges
             zeros = up.zero_count[par]
-            kid_zero = np.isneginf(values[kid])
+            kid_zero = _is_zero(values[kid])
             others = np.where(zeros == 0, up.nonzero_sum[par] - values[kid],
                               np.where((zeros == 1) & kid_zero, up.nonzero_sum[par], NEG_INF))
             terms = grad[par] + np.where(step.is_product, others, spn.log_weight[edges, None])
             top = np.maximum.reduceat(terms, step.offsets, axis=0)
-            safe = np.where(np.isneginf(top), 0.0, top)
+            safe = np.where(_is_zero(top), 0.0, top)
             total = np.add.reduceat(np.exp(terms - safe[step.owner]), step.offsets, axis=0)
             grad[step.targets] = safe + np.log(total)
     return grad
@@ -155,15 +160,24 @@ def derivatives(spn: SPN, assignments) -> tuple[np.ndarray, np.ndarray]:
 
 def combine_leaves(spn: SPN, leaf_grad: np.ndarray) -> np.ndarray:
     """Log-sum the rows of ``leaf_grad`` per indicator: (n_vars, 2, batch)."""
-    slot = spn.leaf_var[:spn.n_leaves] * 2 + spn.leaf_val[:spn.n_leaves]
-    order = np.argsort(slot, kind="stable")
-    slots, first = np.unique(slot[order], return_index=True)
+    order, slots, first, owner = _leaf_slots(spn)
     rows = leaf_grad[order]
     with np.errstate(invalid="ignore", divide="ignore"):
         top = np.maximum.reduceat(rows, first, axis=0)
-        safe = np.where(np.isneginf(top), 0.0, top)
-        owner = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(order))))
+        safe = np.where(_is_zero(top), 0.0, top)
         total = safe + np.log(np.add.reduceat(np.exp(rows - safe[owner]), first, axis=0))
     out = np.full((spn.n_vars * 2, leaf_grad.shape[1]), NEG_INF)
     out[slots] = total
     return out.reshape(spn.n_vars, 2, -1)
+
+
+def _leaf_slots(spn: SPN):
+    """Leaves grouped by indicator (var * 2 + value): order, slot ids, group starts, owners (cached)."""
+    cached = getattr(spn, "_leaf_slots", None)
+    if cached is None:
+        slot = spn.leaf_var[:spn.n_leaves] * 2 + spn.leaf_val[:spn.n_leaves]
+        order = np.argsort(slot, kind="stable")
+        slots, first = np.unique(slot[order], return_index=True)
+        owner = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(order))))
+        cached = spn._leaf_slots = (order, slots, first, owner)
+    return cached

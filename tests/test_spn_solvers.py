@@ -73,9 +73,14 @@ def test_heap_merges_return_the_k_largest():
     assert [(v, c, r) for v, c, r in merged] == [(2.5, 1, 0), (2.0, 0, 0), (1.0, 0, 1)]
 
 
-def test_time_limit_returns_best_so_far_not_proven():
-    spn = random_spn(300, 30000, seed=4)
-    query = np.arange(0, 300, 2)
+@pytest.fixture(scope="module")
+def big():
+    """An SPN whose 150-variable queries take far longer than the time limits below."""
+    return random_spn(300, 30000, seed=4)
+
+
+def test_time_limit_returns_best_so_far_not_proven(big):
+    spn, query = big, np.arange(0, 300, 2)
     result = solve(spn, query, {}, "exact", time_limit=0.3)
     assert not result.optimal and result.stats["timed_out"]
     assert result.log_value >= solve(spn, query, {}, "best_tree").log_value - 1e-12
@@ -83,8 +88,8 @@ def test_time_limit_returns_best_so_far_not_proven():
 
 
 def test_staging_does_not_change_the_answer():
-    spn = random_spn(14, 700, seed=11)
-    query = np.arange(14)
+    spn = random_spn(11, 500, seed=11)
+    query = np.arange(11)
     plain = solve(spn, query, {}, "exact", stage_fraction=1.0)
     staged = solve(spn, query, {}, "exact", stage_fraction=0.2)
     assert staged.stats["stages"] > 0
@@ -104,6 +109,7 @@ def test_constant_reduced_network_answers_without_search():
     ("beam", {"width": -1}, "beam width"),
     ("exact", {"time_limit": 0}, "time limit must be > 0"),
     ("exact", {"stage_fraction": 2}, "stage fraction"),
+    ("exact", {"seed": "magic"}, "seed must be one of"),
 ])
 def test_bad_options_are_rejected(method, options, message):
     with pytest.raises(SPNError, match=message):
@@ -113,3 +119,18 @@ def test_bad_options_are_rejected(method, options, message):
 def test_brute_force_refuses_large_queries():
     with pytest.raises(SPNError, match="at most 20"):
         solve(random_spn(25, 600, seed=0), list(range(21)), {}, "brute")
+
+
+@pytest.mark.parametrize("seed", ["kbt", "best_tree", "none"])
+def test_exact_is_exact_whatever_the_seed(seed):
+    spn = random_spn(12, 500, seed=21)
+    query, evidence = np.arange(9), {10: 1}
+    got = solve(spn, query, evidence, "exact", seed=seed)
+    assert got.optimal and np.isclose(got.log_value, solve(spn, query, evidence, "brute").log_value)
+
+
+def test_timed_out_exact_is_never_below_its_kbt_seed(big):
+    spn, query = big, np.arange(0, 300, 2)
+    result = solve(spn, query, {}, "exact", time_limit=0.3)
+    assert result.log_value >= result.stats["seed_log_value"]
+    assert np.isclose(result.stats["seed_log_value"], solve(spn, query, {}, "kbt").log_value)

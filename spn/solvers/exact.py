@@ -5,8 +5,9 @@ checking) and one derivative pass gives d[i][v] = S'(assigned, X_i = v, rest mar
 every free variable (forward checking): values with d <= best are pruned, variables left with
 one value are fixed, until nothing changes. Branching takes the free variable and value with
 the largest d first. Staging: once half of a stage's variables are assigned, the reduction is
-re-run with them as evidence, so deeper passes run on a smaller S'. The first lower bound is
-Best Tree's. With a time limit, the best assignment so far comes back with optimal = False.
+re-run with them as evidence, so deeper passes run on a smaller S'. The first lower bound comes
+from K-Best Tree (or Best Tree, or none: ``seed``), so a timed-out answer is never worse than it.
+With a time limit, the best assignment so far comes back with optimal = False.
 """
 from __future__ import annotations
 
@@ -17,17 +18,24 @@ import numpy as np
 from spn.network import SPN, SPNError
 from spn.passes import derivatives
 from spn.reduction import reduce
-from spn.solvers import trees
+from spn.solvers import kbest, trees
+
+SEEDS = ("kbt", "best_tree", "none")
 
 
 class _Search:
-    def __init__(self, spn: SPN, query: np.ndarray, deadline: float | None, stage_fraction: float):
+    def __init__(self, spn: SPN, query: np.ndarray, deadline: float | None, stage_fraction: float, seed: str):
         self.deadline, self.stage_fraction = deadline, stage_fraction
-        self.best_row, self.best = None, -np.inf
         self.passes = self.nodes = self.stages = 0
         self.timed_out = False
-        row, value, _, _ = trees.best_tree(spn, query)
-        self.offer(row, value)
+        # Without a seed, the all-zero assignment is the incumbent (something to return).
+        row = np.full(spn.n_vars, -1, np.int8)
+        row[query] = 0
+        self.best_row, self.best = row, -np.inf
+        if seed != "none":
+            row, value, _, _ = kbest.solve(spn, query) if seed == "kbt" else trees.best_tree(spn, query)
+            self.offer(row, value)
+        self.seed_value = self.best
 
     def offer(self, row: np.ndarray, value: float) -> None:
         if value > self.best:
@@ -95,14 +103,17 @@ class _Search:
                     stack.append((current, child, rest, stage_size))
 
 
-def solve(spn: SPN, query: np.ndarray, time_limit: float | None = None, stage_fraction: float = 0.5):
+def solve(spn: SPN, query: np.ndarray, time_limit: float | None = None, stage_fraction: float = 0.5,
+          seed: str = "kbt"):
     if time_limit is not None and not time_limit > 0:
         raise SPNError(f"time limit must be > 0 seconds, got {time_limit!r}")
     if not 0 < stage_fraction <= 1:
         raise SPNError(f"stage fraction must be in (0, 1], got {stage_fraction!r}")
+    if seed not in SEEDS:
+        raise SPNError(f"seed must be one of {', '.join(SEEDS)}, got {seed!r}")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
-    search = _Search(spn, query, deadline, stage_fraction)
+    search = _Search(spn, query, deadline, stage_fraction, seed)
     search.run(spn, query)
     return search.best_row, search.best, not search.timed_out, {
         "search_nodes": search.nodes, "passes": search.passes, "stages": search.stages,
-        "timed_out": search.timed_out}
+        "timed_out": search.timed_out, "seed_log_value": search.seed_value}
