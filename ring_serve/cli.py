@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from ring_serve.commands import dashboard, datasets, db, demo, eval, model, reward, serve, train
+from ring_serve.commands import dashboard, datasets, db, demo, eval, model, reward, serve, spn, train
 
 app = typer.Typer(help="Ring Lab: serve, evaluate and RL-train Ring-lite (BailingMoE) models.",
                   no_args_is_help=True, add_completion=False)
@@ -19,6 +19,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(train.app, name="train")
 app.add_typer(reward.app, name="reward")
+app.add_typer(spn.app, name="spn")
 
 
 

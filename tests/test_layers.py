@@ -1,8 +1,9 @@
 """The package layering: every import (module- or function-level) points down, never up or around.
 
-    ring_core -> sandbox -> evaluators -> trainer -> dashboard -> ring_serve
+    ring_core -> spn -> sandbox -> evaluators -> trainer -> dashboard -> ring_serve
 
-A package may import itself and any package to its left. The test parses the source (nothing is
+A package may import itself and any package to its left (``spn``, the SPN MAP solvers, needs only
+ring_core; the CLI on top serves it). The test parses the source (nothing is
 imported), so a lazy import inside a function counts the same as one at the top of a module.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LAYERS = ["ring_core", "sandbox", "evaluators", "trainer", "dashboard", "ring_serve"]
+LAYERS = ["ring_core", "spn", "sandbox", "evaluators", "trainer", "dashboard", "ring_serve"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

@@ -19,6 +19,7 @@ from evaluators.grading import GradeResult
 from ring_serve.reward.prometheus import RewardMetrics
 from ring_serve.reward.queue import Admission, GradingRunner
 from ring_serve.reward.routes import router
+from ring_serve.reward.spn_routes import router as spn_router
 
 log = logging.getLogger("ring.reward")
 OPEN_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
@@ -65,7 +66,7 @@ class RewardState:
 def _route_label(path: str) -> str:
     if path.startswith("/v1/reward/"):
         return "/v1/reward/{verifier}"
-    if path in ("/v1/reward", "/get_reward", "/v1/verifiers", "/health", "/metrics"):
+    if path in ("/v1/reward", "/get_reward", "/v1/verifiers", "/health", "/metrics", "/v1/spn/map"):
         return path
     return "other"
 
@@ -197,6 +198,7 @@ def create_app(settings: RewardSettings | None = None) -> FastAPI:
                               "Send `Authorization: Bearer KEY` when the server has an API key.")
     app.state.reward = state
     app.include_router(router)
+    app.include_router(spn_router)  # MAP queries in SPNs, under the same limits
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
