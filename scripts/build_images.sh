@@ -4,7 +4,7 @@
 # Base: $RING_IMAGE_BASE, else the Dockerfile's public python base when it can be pulled, else the
 # local debootstrap base (scripts/docker_base_image.sh builds it). Builder: BuildKit (buildx, or
 # an older docker CLI's builtin one) with a pip cache mount; otherwise the legacy builder with the
-# cache mounts stripped. An image whose label says it was built from the same inputs (context
+# cache mounts stripped (RING_BUILDER=buildkit|legacy forces one). An image whose label says it was built from the same inputs (context
 # files, Dockerfile, base image id, build args) is reused, so CI and tests build once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,9 @@ pick_base() {
 
 # BuildKit when this docker CLI has it: buildx, or a pre-23 CLI (builtin BuildKit client).
 builder=legacy
-if docker buildx version >/dev/null 2>&1; then
+if [ -n "${RING_BUILDER:-}" ]; then  # buildkit or legacy, to force one
+  builder="$RING_BUILDER"
+elif docker buildx version >/dev/null 2>&1; then
   builder=buildkit
 elif [ "$(docker version --format '{{.Client.Version}}' 2>/dev/null | cut -d. -f1)" -lt 23 ] 2>/dev/null; then
   builder=buildkit
@@ -74,12 +76,23 @@ context_hash=$( { find "${allowed[@]}" -type f ! -path '*/__pycache__/*' ! -name
                   | sort -z | xargs -0 sha256sum; sha256sum Dockerfile .dockerignore;
                   echo "$base_id ${build_args[*]}"; } | sha256sum | cut -c1-16)
 
-dockerfile=Dockerfile
+# The legacy builder runs every stage before the target, needed or not: give it a Dockerfile
+# with only the target's stages, and without the cache mounts it cannot parse.
+legacy_dockerfile() {
+  local keep
+  case "$1" in
+    cpu) keep=" os build deps-cpu src runtime cpu " ;;
+    gpu) keep=" os build deps-gpu src runtime gpu " ;;
+    db) keep=" db " ;;
+  esac
+  sed -E 's/--mount=type=cache,[^ ]+ //' Dockerfile | awk -v keep="$keep" '
+    /^FROM / { stage = $NF; on = index(keep, " " stage " ") > 0 }
+    !seen_from && !/^FROM / { print; next }
+    /^FROM / { seen_from = 1 }
+    on { print }'
+}
 if [ "$builder" = legacy ]; then
   log "no BuildKit in this docker CLI: legacy builder, without the pip cache mount"
-  dockerfile=$(mktemp)
-  trap 'rm -f "$dockerfile"' EXIT
-  sed -E 's/--mount=type=cache,[^ ]+ //' Dockerfile > "$dockerfile"
 fi
 
 for target in "${targets[@]}"; do
@@ -88,6 +101,11 @@ for target in "${targets[@]}"; do
   if [ "$force" = 0 ] && [ "$(docker image inspect -f '{{index .Config.Labels "org.ringlab.inputs"}}' "$tag" 2>/dev/null)" = "$inputs" ]; then
     log "$tag is up to date (inputs $inputs): reused"
     continue
+  fi
+  dockerfile=Dockerfile
+  if [ "$builder" = legacy ]; then
+    dockerfile=$(mktemp)
+    legacy_dockerfile "$target" > "$dockerfile"
   fi
   log "building $tag from $BASE ($builder)"
   start=$(date +%s)
@@ -100,6 +118,7 @@ for target in "${targets[@]}"; do
       --label "org.ringlab.inputs=$inputs" -t "$tag" -f "$dockerfile" . > "${RING_BUILD_LOG:-/tmp/ringlab-build-$target.log}" 2>&1 \
       || { tail -n 40 "${RING_BUILD_LOG:-/tmp/ringlab-build-$target.log}" >&2; log "build of $tag failed"; exit 1; }
   fi
+  [ "$dockerfile" = Dockerfile ] || rm -f "$dockerfile"
   log "built $tag in $(( $(date +%s) - start ))s"
 done
 for target in "${targets[@]}"; do
