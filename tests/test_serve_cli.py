@@ -39,3 +39,30 @@ def test_broken_model_dir_fails_fast_with_engine_error(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1
     assert "vLLM exited with code" in out.stderr and time.monotonic() - t0 < 300
+
+
+def test_vllm_options_without_a_model_keep_the_default_model(monkeypatch):
+    """`ring serve --enforce-eager` (compose's default): the option goes to vLLM, not into MODEL."""
+    from typer.testing import CliRunner
+
+    import ring_serve.vllm_server as vs
+    from ring_serve.cli import app
+
+    seen = {}
+
+    class Recorder:
+        def __init__(self, opts):
+            seen["opts"], self.opts, self.log_path = opts, opts, "-"
+
+        def start(self, timeout_s):
+            raise KeyboardInterrupt  # stop before any engine starts
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(vs, "VllmServer", Recorder)
+    monkeypatch.setattr("ring_serve.extras.require", lambda *a: None)
+    out = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--enforce-eager", "--max-num-seqs", "4"])
+    assert out.exit_code == 0, out.output
+    assert seen["opts"].model is None
+    assert seen["opts"].extra_args == ["--enforce-eager", "--max-num-seqs", "4"]

@@ -15,9 +15,21 @@ def reward_serve(port: int = typer.Option(8100, help="Port."),
                  max_batch: int = typer.Option(1024, min=1, help="Most items in one request."),
                  max_body_mb: float = typer.Option(32.0, min=0.001, help="Request body size limit in MiB."),
                  api_key: str = typer.Option(None, envvar="RING_API_KEY", help="Require this bearer key."),
-                 log_level: str = typer.Option("info", help="uvicorn log level.")) -> None:
+                 log_level: str = typer.Option("info", help="uvicorn log level."),
+                 sandbox_check: bool = typer.Option(
+                     True, help="Refuse to start unless the code sandbox isolates a probe program.")) -> None:
     """Serve the math, gpqa and code verifiers as rewards (FastAPI; docs at /docs)."""
     from ring_serve.reward.app import RewardSettings, serve as serve_rewards
+
+    if sandbox_check:
+        from sandbox.preflight import SandboxUnavailable, check_isolation
+
+        try:
+            typer.echo(check_isolation(), err=True)
+        except SandboxUnavailable as exc:
+            # grading code unisolated, or failing every code request, is worse than not starting
+            typer.echo(f"ring reward serve: refusing to start: {exc}", err=True)
+            raise typer.Exit(3)
 
     settings = RewardSettings(queue_size=queue_size, deadline_s=deadline, max_batch=max_batch,
                               max_body_bytes=int(max_body_mb * 1024 * 1024), api_key=api_key or None)

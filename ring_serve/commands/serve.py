@@ -27,6 +27,10 @@ def serve(ctx: typer.Context,
     from ring_serve.extras import require
 
     require("vllm")  # the engine runs in a child process: say which extra brings it, up front
+    if model is not None and model.startswith("-"):
+        # no MODEL given: click filled the argument with the first vLLM option (ignore_unknown_options)
+        ctx.args.insert(0, model)
+        model = None
     from ring_core.service import ServiceError
     from ring_serve.vllm_server import ServeOptions, VllmServer, vllm_flavour
 
