@@ -46,6 +46,15 @@ class Completion:
     attempts: int
 
 
+def listed_context(entries: Any, model: str) -> int | None:
+    """``max_model_len`` of ``model`` in a ``GET /models`` listing's ``data`` (vLLM), else None."""
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("id") == model:
+            value = entry.get("max_model_len")
+            return value if isinstance(value, int) and value > 0 else None
+    return None
+
+
 def server_message(resp: httpx.Response, limit: int = 500) -> str:
     """The reason an error response gives (OpenAI's ``error.message``, FastAPI's ``detail``) or its text."""
     try:
@@ -111,10 +120,7 @@ class ChatClient:
             entries = resp.json().get("data") or [] if resp.status_code == 200 else []
         except (httpx.HTTPError, ValueError, AttributeError):
             return None
-        for entry in entries:
-            if isinstance(entry, dict) and entry.get("id") == self.model:
-                value = entry.get("max_model_len")
-                self.max_model_len = value if isinstance(value, int) and value > 0 else None
+        self.max_model_len = listed_context(entries, self.model)
         return self.max_model_len
 
     def fits(self, max_tokens: int | None) -> bool:

@@ -63,16 +63,15 @@ def served_context(endpoint: str, model: str, api_key: str | None = None) -> int
     """The model's context length as the endpoint's ``GET /models`` lists it (vLLM), else None."""
     import httpx
 
+    from evaluators.runner.chat_client import listed_context
+
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         resp = httpx.get(endpoint.rstrip("/") + "/models", headers=headers, timeout=30)
         entries = resp.json().get("data") or [] if resp.status_code == 200 else []
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("id") == model and isinstance(entry.get("max_model_len"), int):
-            return entry["max_model_len"]
-    return None
+    return listed_context(entries, model)
 
 
 def fit_max_tokens(max_tokens: int, context: int | None) -> int:
